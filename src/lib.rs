@@ -1,0 +1,13 @@
+//! quietroom: privacy-first building blocks for an embedded video service.
+//!
+//! Media is always DTLS-SRTP, never stored, and decrypted only in memory where routing needs
+//! it. This facade re-exports the workspace's crates behind features:
+//!
+//! | feature | module | crate |
+//! |---|---|---|
+//! | `srtp` (default) | [`srtp`] | `quietroom-srtp`: SRTP/SRTCP in place and the DTLS-SRTP handshake |
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "srtp")]
+#[doc(inline)]
+pub use quietroom_srtp as srtp;

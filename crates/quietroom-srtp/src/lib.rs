@@ -29,14 +29,22 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod cipher;
 mod config;
 mod context;
 pub mod dtls;
 mod error;
+mod index;
+mod kdf;
 mod keys;
 mod media_crypto;
 mod profile;
+mod reader;
+mod replay;
+mod rtcp;
+mod rtp;
 mod session;
+mod streams;
 
 pub use config::SrtpConfig;
 pub use context::SrtpContext;

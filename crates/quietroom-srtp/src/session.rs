@@ -47,8 +47,8 @@ impl SrtpSession {
             });
         }
         Ok(SrtpSession {
-            outbound: SrtpContext::new(local, &config),
-            inbound: SrtpContext::new(remote, &config),
+            outbound: SrtpContext::new(local, &config)?,
+            inbound: SrtpContext::new(remote, &config)?,
         })
     }
 

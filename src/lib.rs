@@ -11,3 +11,8 @@
 #[cfg(feature = "srtp")]
 #[doc(inline)]
 pub use quietroom_srtp as srtp;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -12,7 +12,9 @@ use crate::Profile;
 pub enum Error {
     /// The authentication tag did not verify: the packet was forged, corrupted in transit, or
     /// protected with a different key.
-    #[error("SRTP authentication failed: the packet was forged, corrupted or protected with another key")]
+    #[error(
+        "SRTP authentication failed: the packet was forged, corrupted or protected with another key"
+    )]
     AuthenticationFailed,
 
     /// A packet with this index was already accepted (or, on the sending side, already
@@ -85,7 +87,9 @@ pub enum Error {
     },
 
     /// The context already tracks as many SSRCs as it was configured to.
-    #[error("too many streams: the context already tracks {max} SSRCs (raise SrtpConfig::max_streams)")]
+    #[error(
+        "too many streams: the context already tracks {max} SSRCs (raise SrtpConfig::max_streams)"
+    )]
     TooManyStreams {
         /// The configured limit.
         max: usize,

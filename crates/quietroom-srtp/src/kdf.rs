@@ -39,7 +39,11 @@ impl SessionKeys {
                 Label::RtcpSalt,
             )
         } else {
-            (Label::RtpEncryption, Label::RtpAuthentication, Label::RtpSalt)
+            (
+                Label::RtpEncryption,
+                Label::RtpAuthentication,
+                Label::RtpSalt,
+            )
         };
         let p = master.profile();
         let mut keys = SessionKeys {
@@ -96,7 +100,10 @@ mod tests {
         )
         .unwrap();
         let keys = SessionKeys::derive(&master, false);
-        assert_eq!(&keys.encryption[..16], &h("C61E7A93744F39EE10734AFE3FF7A087")[..]);
+        assert_eq!(
+            &keys.encryption[..16],
+            &h("C61E7A93744F39EE10734AFE3FF7A087")[..]
+        );
         assert_eq!(&keys.salt[..14], &h("30CBBC08863D8C85D49DB34A9AE1")[..]);
         // The appendix lists 256 bits of authentication keystream; SRTP uses the first 160.
         assert_eq!(

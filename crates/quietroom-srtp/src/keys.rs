@@ -151,10 +151,7 @@ mod tests {
         ));
         assert!(matches!(
             split_keying_material(p, &[0; 56], Role::Client),
-            Err(Error::KeyLength {
-                expected: 60,
-                ..
-            })
+            Err(Error::KeyLength { expected: 60, .. })
         ));
     }
 
@@ -162,6 +159,9 @@ mod tests {
     fn debug_never_shows_key_bytes() {
         let mk = MasterKey::new(Profile::AeadAes128Gcm, &[0xAB; 16], &[0xCD; 12]).unwrap();
         let s = format!("{mk:?}");
-        assert!(!s.contains("171") && !s.to_lowercase().contains("ab"), "{s}");
+        assert!(
+            !s.contains("171") && !s.to_lowercase().contains("ab"),
+            "{s}"
+        );
     }
 }

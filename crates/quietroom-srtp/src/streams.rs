@@ -57,7 +57,9 @@ impl Streams {
                 Refusal::TooOld => Error::TooOld { ssrc, index },
             }),
             Some(_) => Ok(()),
-            None if self.map.len() >= max_streams => Err(Error::TooManyStreams { max: max_streams }),
+            None if self.map.len() >= max_streams => {
+                Err(Error::TooManyStreams { max: max_streams })
+            }
             None => Ok(()),
         }
     }

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use proptest::prelude::*;
-use quietroom_srtp::{Error, MasterKey, MediaCrypto, Profile, Role, SrtpConfig, SrtpContext, SrtpSession};
+use quietroom_srtp::{
+    Error, MasterKey, MediaCrypto, Profile, Role, SrtpConfig, SrtpContext, SrtpSession,
+};
 
 fn pair(p: Profile, config: SrtpConfig) -> (SrtpContext, SrtpContext) {
     let key = vec![0x11; p.key_len()];
@@ -43,15 +45,23 @@ fn unprotect(rx: &mut SrtpContext, wire: &[u8]) -> Result<Vec<u8>, Error> {
 fn replay_and_too_old_are_refused() {
     for p in Profile::ALL {
         let (mut tx, mut rx) = pair(p, SrtpConfig::default());
-        let wires: Vec<_> = (0..200u16).map(|s| protect(&mut tx, &rtp(s, 7, b"x"))).collect();
+        let wires: Vec<_> = (0..200u16)
+            .map(|s| protect(&mut tx, &rtp(s, 7, b"x")))
+            .collect();
         assert!(unprotect(&mut rx, &wires[199]).is_ok());
         assert_eq!(
             unprotect(&mut rx, &wires[199]),
-            Err(Error::Replayed { ssrc: 7, index: 199 })
+            Err(Error::Replayed {
+                ssrc: 7,
+                index: 199
+            })
         );
         // 128-packet default window: 72 is the oldest still accepted, 71 is too old.
         assert!(unprotect(&mut rx, &wires[72]).is_ok());
-        assert_eq!(unprotect(&mut rx, &wires[71]), Err(Error::TooOld { ssrc: 7, index: 71 }));
+        assert_eq!(
+            unprotect(&mut rx, &wires[71]),
+            Err(Error::TooOld { ssrc: 7, index: 71 })
+        );
     }
 }
 
@@ -103,15 +113,27 @@ fn errors_are_typed_and_leave_state_untouched() {
 
     let mut tampered = good.clone();
     tampered[14] ^= 0x80;
-    assert_eq!(unprotect(&mut rx, &tampered), Err(Error::AuthenticationFailed));
+    assert_eq!(
+        unprotect(&mut rx, &tampered),
+        Err(Error::AuthenticationFailed)
+    );
     assert!(matches!(
         unprotect(&mut rx, &good[..20]),
-        Err(Error::Truncated { what: "SRTP packet", .. })
+        Err(Error::Truncated {
+            what: "SRTP packet",
+            ..
+        })
     ));
-    assert!(matches!(unprotect(&mut rx, &good[..5]), Err(Error::Truncated { .. })));
+    assert!(matches!(
+        unprotect(&mut rx, &good[..5]),
+        Err(Error::Truncated { .. })
+    ));
     let mut v1 = good.clone();
     v1[0] = 0x40;
-    assert!(matches!(unprotect(&mut rx, &v1), Err(Error::Malformed { .. })));
+    assert!(matches!(
+        unprotect(&mut rx, &v1),
+        Err(Error::Malformed { .. })
+    ));
     // None of that changed anything: the genuine packet is still accepted, once.
     assert_eq!(unprotect(&mut rx, &good).unwrap(), rtp(1, 3, b"payload"));
     assert_eq!(rx.stream_count(), 1);
@@ -120,9 +142,15 @@ fn errors_are_typed_and_leave_state_untouched() {
     let mut small = plain.clone();
     assert_eq!(
         tx.protect_rtp(&mut small, plain.len()),
-        Err(Error::BufferTooSmall { need: plain.len() + 16, have: plain.len() })
+        Err(Error::BufferTooSmall {
+            need: plain.len() + 16,
+            have: plain.len()
+        })
     );
-    assert!(matches!(tx.protect_rtp(&mut small, 1000), Err(Error::BufferTooSmall { .. })));
+    assert!(matches!(
+        tx.protect_rtp(&mut small, 1000),
+        Err(Error::BufferTooSmall { .. })
+    ));
     let msg = Error::BufferTooSmall { need: 1, have: 0 }.to_string();
     assert!(msg.contains("rtp_overhead"), "actionable: {msg}");
 }
@@ -137,10 +165,16 @@ fn stream_table_is_bounded_and_releasable() {
     }
     let mut buf = rtp(1, 3, b"a");
     buf.resize(buf.len() + 16, 0);
-    assert_eq!(tx.protect_rtp(&mut buf, 13), Err(Error::TooManyStreams { max: 2 }));
+    assert_eq!(
+        tx.protect_rtp(&mut buf, 13),
+        Err(Error::TooManyStreams { max: 2 })
+    );
     tx.remove_ssrc(1);
     let w = protect(&mut tx, &rtp(1, 3, b"a"));
-    assert_eq!(unprotect(&mut rx, &w), Err(Error::TooManyStreams { max: 2 }));
+    assert_eq!(
+        unprotect(&mut rx, &w),
+        Err(Error::TooManyStreams { max: 2 })
+    );
     rx.remove_ssrc(2);
     assert!(unprotect(&mut rx, &w).is_ok());
 }
@@ -157,13 +191,22 @@ fn srtcp_replay_and_tamper() {
         let wire = buf[..n].to_vec();
         let mut bad = wire.clone();
         bad[9] ^= 1;
-        assert_eq!(rx.unprotect_rtcp(&mut bad), Err(Error::AuthenticationFailed));
+        assert_eq!(
+            rx.unprotect_rtcp(&mut bad),
+            Err(Error::AuthenticationFailed)
+        );
         let mut ok = wire.clone();
         assert_eq!(rx.unprotect_rtcp(&mut ok), Ok(8));
         assert_eq!(&ok[..8], &plain);
         let mut again = wire.clone();
-        assert_eq!(rx.unprotect_rtcp(&mut again), Err(Error::Replayed { ssrc: 42, index: 0 }));
-        assert!(matches!(rx.unprotect_rtcp(&mut [0u8; 10]), Err(Error::Truncated { .. })));
+        assert_eq!(
+            rx.unprotect_rtcp(&mut again),
+            Err(Error::Replayed { ssrc: 42, index: 0 })
+        );
+        assert!(matches!(
+            rx.unprotect_rtcp(&mut [0u8; 10]),
+            Err(Error::Truncated { .. })
+        ));
     }
 }
 
@@ -172,9 +215,12 @@ fn session_trait_object_round_trip() {
     let material: Vec<u8> = (0..88).collect();
     let p = Profile::AeadAes256Gcm;
     let mut a: Box<dyn MediaCrypto> = Box::new(
-        SrtpSession::from_keying_material(p, &material, Role::Client, SrtpConfig::default()).unwrap(),
+        SrtpSession::from_keying_material(p, &material, Role::Client, SrtpConfig::default())
+            .unwrap(),
     );
-    let mut b = SrtpSession::from_keying_material(p, &material, Role::Server, SrtpConfig::default()).unwrap();
+    let mut b =
+        SrtpSession::from_keying_material(p, &material, Role::Server, SrtpConfig::default())
+            .unwrap();
     let plain = rtp(10, 77, b"end to end");
     let mut buf = plain.clone();
     buf.resize(plain.len() + a.rtp_overhead(), 0);
@@ -186,7 +232,10 @@ fn session_trait_object_round_trip() {
     let mut buf2 = plain.clone();
     buf2.resize(plain.len() + 16, 0);
     let n = b.protect_rtp(&mut buf2, plain.len()).unwrap();
-    assert_eq!(b.unprotect_rtp(&mut buf2[..n]), Err(Error::AuthenticationFailed));
+    assert_eq!(
+        b.unprotect_rtp(&mut buf2[..n]),
+        Err(Error::AuthenticationFailed)
+    );
     assert!(!format!("{b:?}").contains("key:"));
 }
 

@@ -184,7 +184,9 @@ proptest! {
             };
             wire.push((plain, protected));
         }
-        for i in 1..wire.len() {
+        // Neighbours swap in transit, but the stream's first packet arrives first: it is what
+        // sets the receiver's rollover counter (RFC 3711 §3.3.1).
+        for i in 2..wire.len() {
             if swaps[i] && !swaps[i - 1] {
                 wire.swap(i - 1, i);
             }

@@ -34,7 +34,10 @@ impl Libsrtp {
                 "libsrtp interop needs pylibsrtp at {}: run scripts/peers.sh",
                 python.display()
             );
-            assert!(std::env::var("QUIETROOM_REQUIRE_PEERS").as_deref() != Ok("1"), "{msg}");
+            assert!(
+                std::env::var("QUIETROOM_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "{msg}"
+            );
             eprintln!("SKIPPED: {msg}");
             return None;
         }
@@ -46,12 +49,29 @@ impl Libsrtp {
             .unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Some(Libsrtp { child, stdin, stdout })
+        Some(Libsrtp {
+            child,
+            stdin,
+            stdout,
+        })
     }
 
-    fn call(&mut self, session: &str, p: Profile, mk: &MasterKey, op: &str, pkt: &[u8]) -> Result<Vec<u8>, String> {
+    fn call(
+        &mut self,
+        session: &str,
+        p: Profile,
+        mk: &MasterKey,
+        op: &str,
+        pkt: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let key = format!("{}{}", hex::encode(mk.key()), hex::encode(mk.salt()));
-        writeln!(self.stdin, "{session} {} {key} {op} {}", p.dtls_id(), hex::encode(pkt)).unwrap();
+        writeln!(
+            self.stdin,
+            "{session} {} {key} {op} {}",
+            p.dtls_id(),
+            hex::encode(pkt)
+        )
+        .unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
         let line = line.trim();
@@ -91,7 +111,9 @@ fn rtcp(ssrc: u32, n: u8) -> Vec<u8> {
 
 #[test]
 fn libsrtp_both_directions_all_profiles() {
-    let Some(mut lib) = Libsrtp::start() else { return };
+    let Some(mut lib) = Libsrtp::start() else {
+        return;
+    };
     for (k, p) in Profile::ALL.into_iter().enumerate() {
         let key: Vec<u8> = (0..p.key_len()).map(|i| (i * 7 + k) as u8).collect();
         let salt: Vec<u8> = (0..p.salt_len()).map(|i| (i * 13 + k) as u8).collect();
@@ -112,7 +134,11 @@ fn libsrtp_both_directions_all_profiles() {
             buf.resize(plain.len() + p.rtp_overhead(), 0);
             let n = our_tx.protect_rtp(&mut buf, plain.len()).unwrap();
             let theirs = lib.call(&rx, p, &mk, "unprotect", &buf[..n]);
-            assert_eq!(theirs.as_deref(), Ok(&plain[..]), "{p} seq {seq}: libsrtp unprotect");
+            assert_eq!(
+                theirs.as_deref(),
+                Ok(&plain[..]),
+                "{p} seq {seq}: libsrtp unprotect"
+            );
 
             // libsrtp -> ours, and both produce the same bytes.
             let protected = lib.call(&tx, p, &mk, "protect", &plain).unwrap();
@@ -128,7 +154,11 @@ fn libsrtp_both_directions_all_profiles() {
             buf.resize(plain.len() + p.rtcp_overhead(), 0);
             let n = our_tx.protect_rtcp(&mut buf, plain.len()).unwrap();
             let theirs = lib.call(&rx, p, &mk, "unprotect_rtcp", &buf[..n]);
-            assert_eq!(theirs.as_deref(), Ok(&plain[..]), "{p} SRTCP {i}: libsrtp unprotect");
+            assert_eq!(
+                theirs.as_deref(),
+                Ok(&plain[..]),
+                "{p} SRTCP {i}: libsrtp unprotect"
+            );
 
             let protected = lib.call(&tx, p, &mk, "protect_rtcp", &plain).unwrap();
             let mut buf = protected.clone();
@@ -142,6 +172,9 @@ fn libsrtp_both_directions_all_profiles() {
         buf.resize(plain.len() + p.rtp_overhead(), 0);
         let n = our_tx.protect_rtp(&mut buf, plain.len()).unwrap();
         buf[20] ^= 4;
-        assert!(lib.call(&rx, p, &mk, "unprotect", &buf[..n]).is_err(), "{p}: libsrtp accepted a forgery");
+        assert!(
+            lib.call(&rx, p, &mk, "unprotect", &buf[..n]).is_err(),
+            "{p}: libsrtp accepted a forgery"
+        );
     }
 }

@@ -111,7 +111,12 @@ impl AesCmHmacSha1 {
         len + 4 + RTCP_TAG_LEN
     }
 
-    pub(crate) fn open_rtcp(&self, buf: &mut [u8], ssrc: u32, e_index: u32) -> Result<usize, Error> {
+    pub(crate) fn open_rtcp(
+        &self,
+        buf: &mut [u8],
+        ssrc: u32,
+        e_index: u32,
+    ) -> Result<usize, Error> {
         let auth_end = buf.len() - RTCP_TAG_LEN;
         let rtcp_len = auth_end - 4;
         let mut mac = self.mac.clone();

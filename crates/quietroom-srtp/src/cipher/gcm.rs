@@ -21,14 +21,15 @@ impl AesGcm {
             Profile::AeadAes256Gcm => &AES_256_GCM,
             _ => &AES_128_GCM,
         };
-        let key = UnboundKey::new(algorithm, &keys.encryption[..profile.key_len()]).map_err(
-            |_| Error::KeyLength {
-                what: "session key",
-                profile,
-                expected: profile.key_len(),
-                got: algorithm.key_len(),
-            },
-        )?;
+        let key =
+            UnboundKey::new(algorithm, &keys.encryption[..profile.key_len()]).map_err(|_| {
+                Error::KeyLength {
+                    what: "session key",
+                    profile,
+                    expected: profile.key_len(),
+                    got: algorithm.key_len(),
+                }
+            })?;
         let mut salt = [0; SALT_LEN];
         salt.copy_from_slice(&keys.salt[..SALT_LEN]);
         Ok(AesGcm {
@@ -122,7 +123,12 @@ impl AesGcm {
         Ok(len + TAG_LEN + 4)
     }
 
-    pub(crate) fn open_rtcp(&self, buf: &mut [u8], ssrc: u32, e_index: u32) -> Result<usize, Error> {
+    pub(crate) fn open_rtcp(
+        &self,
+        buf: &mut [u8],
+        ssrc: u32,
+        e_index: u32,
+    ) -> Result<usize, Error> {
         let n = buf.len();
         let rtcp_len = n - TAG_LEN - 4;
         let nonce = self.rtcp_nonce(ssrc, e_index);

@@ -13,6 +13,10 @@ use crate::kdf::SessionKeys;
 use crate::{Error, MasterKey, Profile};
 
 /// The session cipher for SRTP or SRTCP in one direction.
+///
+/// Not boxed: a context holds two for its whole life and never moves them, and the variant is
+/// read on every packet.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Cipher {
     /// AES-CM + HMAC-SHA1 (RFC 3711).
     Cm(cm::AesCmHmacSha1),
@@ -95,7 +99,12 @@ impl Cipher {
     /// Verifies (and, when the E flag is set, decrypts) the SRTCP packet that fills `buf`,
     /// whose trailer word is `e_index`; returns the RTCP length.
     #[inline]
-    pub(crate) fn open_rtcp(&self, buf: &mut [u8], ssrc: u32, e_index: u32) -> Result<usize, Error> {
+    pub(crate) fn open_rtcp(
+        &self,
+        buf: &mut [u8],
+        ssrc: u32,
+        e_index: u32,
+    ) -> Result<usize, Error> {
         match self {
             Cipher::Cm(c) => c.open_rtcp(buf, ssrc, e_index),
             Cipher::Gcm(c) => c.open_rtcp(buf, ssrc, e_index),

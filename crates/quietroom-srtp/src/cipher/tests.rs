@@ -36,8 +36,10 @@ fn rfc3711_b2_aes_cm_keystream() {
     let mut packet = [0u8; 12 + 48 + 10];
     packet[0] = 0x80;
     assert_eq!(cipher.seal_rtp(&mut packet, 12, 60, 0, 0).unwrap(), 70);
-    let keystream = h("E03EAD0935C95E80E166B16DD92B4EB4 D23513162B02D0F72A43A2FE4A5F97AB
-                       41E95B3BB0A2E8DD477901E4FCA894C0");
+    let keystream = h(
+        "E03EAD0935C95E80E166B16DD92B4EB4 D23513162B02D0F72A43A2FE4A5F97AB
+                       41E95B3BB0A2E8DD477901E4FCA894C0",
+    );
     assert_eq!(&packet[12..60], &keystream[..]);
 }
 
@@ -52,7 +54,8 @@ fn libsrtp_aes_cm_128_hmac_sha1_80_packet() {
     )
     .unwrap();
     let plain = h("800f1234decafbadcafebabeabababababababababababababababab");
-    let protected = h("800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb");
+    let protected =
+        h("800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb");
     let mut tx = SrtpContext::new(&master, &SrtpConfig::default()).unwrap();
     let mut buf = [0u8; 64];
     buf[..plain.len()].copy_from_slice(&plain);
@@ -76,16 +79,21 @@ fn rfc7714_aes_128_gcm_rtp() {
     let keys = session_keys(&h("000102030405060708090a0b0c0d0e0f"), &h(GCM_SALT), &[]);
     let cipher = Cipher::from_session_keys(Profile::AeadAes128Gcm, &keys, false).unwrap();
     let plain = h(RTP_PLAIN);
-    let protected = h("8040f17b 8041f8d3 5501a0b2 f24de3a3 fb34de6c acba861c 9d7e4bca
+    let protected = h(
+        "8040f17b 8041f8d3 5501a0b2 f24de3a3 fb34de6c acba861c 9d7e4bca
                        be633bd5 0d294e6f 42a5f47a 51c7d19b 36de3adf 8833899d 7f27beb1
-                       6a9152cf 765ee439 0cce");
+                       6a9152cf 765ee439 0cce",
+    );
     let mut buf = [0u8; 128];
     buf[..plain.len()].copy_from_slice(&plain);
     let n = cipher
         .seal_rtp(&mut buf, 12, plain.len(), 0x5501_a0b2, 0xf17b)
         .unwrap();
     assert_eq!(&buf[..n], &protected[..]);
-    assert_eq!(cipher.open_rtp(&mut buf[..n], 12, 0x5501_a0b2, 0xf17b), Ok(plain.len()));
+    assert_eq!(
+        cipher.open_rtp(&mut buf[..n], 12, 0x5501_a0b2, 0xf17b),
+        Ok(plain.len())
+    );
     assert_eq!(&buf[..plain.len()], &plain[..]);
 
     // Any flipped bit, in the header or the ciphertext, fails authentication.
@@ -167,7 +175,10 @@ fn unencrypted_srtcp_is_authenticated_not_decrypted() {
     let mut pkt = plain.clone();
     pkt.extend_from_slice(tag.as_ref());
     pkt.extend_from_slice(&[0, 0, 0x05, 0xd4]);
-    assert_eq!(cipher.open_rtcp(&mut pkt, 0x4d61_7273, 0x5d4), Ok(plain.len()));
+    assert_eq!(
+        cipher.open_rtcp(&mut pkt, 0x4d61_7273, 0x5d4),
+        Ok(plain.len())
+    );
     assert_eq!(&pkt[..plain.len()], &plain[..]);
 
     // AES-CM: HMAC over (packet || 0x000005d4), payload untouched.
@@ -180,6 +191,9 @@ fn unencrypted_srtcp_is_authenticated_not_decrypted() {
     let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(&auth).unwrap();
     mac.update(&pkt);
     pkt.extend_from_slice(&mac.finalize().into_bytes()[..10]);
-    assert_eq!(cipher.open_rtcp(&mut pkt, 0x4d61_7273, 0x5d4), Ok(plain.len()));
+    assert_eq!(
+        cipher.open_rtcp(&mut pkt, 0x4d61_7273, 0x5d4),
+        Ok(plain.len())
+    );
     assert_eq!(&pkt[..plain.len()], &plain[..]);
 }

@@ -10,9 +10,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use aes::cipher::{InnerIvInit, KeyInit, StreamCipher};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
 use quietroom::srtp::{MasterKey, Profile, SrtpConfig, SrtpContext};
 use ring::aead::{AES_128_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use sha1::Sha1;
 
 const PAYLOAD: usize = 1200;
 const HEADER: usize = 12;
@@ -115,6 +118,33 @@ fn protect(c: &mut Criterion) {
                 black_box(webrtc.encrypt_rtp(&pkt).unwrap())
             })
         });
+
+        if p == Profile::Aes128CmHmacSha1_80 {
+            // The floor for any sequential AES-CM + HMAC-SHA1 on these primitives: the raw
+            // RustCrypto AES-128-CTR keystream and an HMAC-SHA1 (key schedule precomputed)
+            // over the same bytes, with no SRTP logic at all.
+            let mac = <Hmac<Sha1> as Mac>::new_from_slice(&[9; 20]).unwrap();
+            let aes = aes::Aes128::new(&[7; 16].into());
+            let mut n = 0u128;
+            g.bench_function("ctr+hmac-bound", |b| {
+                b.iter(|| {
+                    n += 1;
+                    buf[..plain.len()].copy_from_slice(&plain);
+                    let core = ctr::CtrCore::<aes::Aes128, ctr::flavors::Ctr128BE>::inner_iv_init(
+                        aes.clone(),
+                        &(n << 16).to_be_bytes().into(),
+                    );
+                    let mut ctr = ctr::Ctr128BE::<aes::Aes128>::from_core(core);
+                    ctr.apply_keystream(&mut buf[HEADER..plain.len()]);
+                    let mut m = mac.clone();
+                    m.update(&buf[..plain.len()]);
+                    m.update(&[0; 4]);
+                    let tag = m.finalize().into_bytes();
+                    buf[plain.len()..plain.len() + 10].copy_from_slice(&tag[..10]);
+                    black_box(&buf);
+                })
+            });
+        }
 
         if p == Profile::AeadAes128Gcm {
             let key = ring_key();

@@ -156,6 +156,13 @@ mod tests {
     }
 
     #[test]
+    fn zeroize_wipes_key_and_salt() {
+        let mut mk = MasterKey::new(Profile::AeadAes256Gcm, &[0xAB; 32], &[0xCD; 12]).unwrap();
+        mk.zeroize();
+        assert!(mk.key.iter().chain(mk.salt.iter()).all(|&b| b == 0));
+    }
+
+    #[test]
     fn debug_never_shows_key_bytes() {
         let mk = MasterKey::new(Profile::AeadAes128Gcm, &[0xAB; 16], &[0xCD; 12]).unwrap();
         let s = format!("{mk:?}");

@@ -6,29 +6,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quietroom_srtp::{MasterKey, Profile, SrtpConfig, SrtpContext};
+use quietroom_fuzz::{contexts, packets};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&which, mut rest)) = data.split_first() else { return };
-    let profile = Profile::ALL[usize::from(which) % Profile::ALL.len()];
-    let key = vec![0x42; profile.key_len()];
-    let salt = vec![0x17; profile.salt_len()];
-    let Ok(master) = MasterKey::new(profile, &key, &salt) else { return };
-    let config = SrtpConfig::default().with_max_streams(4);
-    let (Ok(mut tx), Ok(mut rx)) = (SrtpContext::new(&master, &config), SrtpContext::new(&master, &config)) else {
-        return;
-    };
+    let Some((&which, rest)) = data.split_first() else { return };
+    let Some((profile, mut tx, mut rx)) = contexts(which) else { return };
     let mut buf = [0u8; 300];
-    while let Some((&len, tail)) = rest.split_first() {
-        let len = usize::from(len).min(tail.len());
-        let (packet, tail) = tail.split_at(len);
-        rest = tail;
-
+    for packet in packets(rest) {
+        let len = packet.len();
         buf[..len].copy_from_slice(packet);
         if let Ok(n) = rx.unprotect_rtp(&mut buf[..len]) {
             assert!(n <= len);
         }
-
         buf[..len].copy_from_slice(packet);
         if let Ok(n) = tx.protect_rtp(&mut buf, len) {
             assert_eq!(n, len + profile.rtp_overhead());

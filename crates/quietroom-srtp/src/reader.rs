@@ -43,6 +43,19 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
+    /// Takes the first byte of an RTP or RTCP header, refusing any version but 2.
+    pub(crate) fn version2_byte(&mut self) -> Result<u8, Error> {
+        let b0 = self.u8()?;
+        if b0 >> 6 == 2 {
+            Ok(b0)
+        } else {
+            Err(Error::Malformed {
+                what: self.what,
+                reason: "version is not 2",
+            })
+        }
+    }
+
     /// Takes a big-endian `u16`.
     pub(crate) fn u16(&mut self) -> Result<u16, Error> {
         let b = self.take(2)?;

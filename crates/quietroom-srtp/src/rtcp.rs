@@ -13,15 +13,8 @@ pub(crate) const MAX_SRTCP_INDEX: u32 = 0x7FFF_FFFF;
 
 /// Reads the sender SSRC of the first packet of a (compound) RTCP packet.
 pub(crate) fn rtcp_sender_ssrc(packet: &[u8]) -> Result<u32, Error> {
-    const WHAT: &str = "RTCP header";
-    let mut r = Reader::new(packet, WHAT);
-    let b0 = r.u8()?;
-    if b0 >> 6 != 2 {
-        return Err(Error::Malformed {
-            what: WHAT,
-            reason: "version is not 2",
-        });
-    }
+    let mut r = Reader::new(packet, "RTCP header");
+    r.version2_byte()?;
     let _pt = r.u8()?;
     let _length = r.u16()?;
     r.u32()

@@ -17,15 +17,8 @@ pub(crate) struct RtpHeader {
 impl RtpHeader {
     /// Parses the header at the front of `packet`.
     pub(crate) fn parse(packet: &[u8]) -> Result<Self, Error> {
-        const WHAT: &str = "RTP header";
-        let mut r = Reader::new(packet, WHAT);
-        let b0 = r.u8()?;
-        if b0 >> 6 != 2 {
-            return Err(Error::Malformed {
-                what: WHAT,
-                reason: "version is not 2",
-            });
-        }
+        let mut r = Reader::new(packet, "RTP header");
+        let b0 = r.version2_byte()?;
         let _marker_pt = r.u8()?;
         let seq = r.u16()?;
         let _timestamp = r.u32()?;

@@ -102,6 +102,19 @@ impl Profile {
     }
 }
 
+impl TryFrom<u16> for Profile {
+    type Error = crate::Error;
+
+    /// The profile with this `use_srtp` identifier.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedProfile`](crate::Error::UnsupportedProfile) for any other identifier.
+    fn try_from(id: u16) -> Result<Self, Self::Error> {
+        Profile::from_dtls_id(id).ok_or(crate::Error::UnsupportedProfile(id))
+    }
+}
+
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -118,6 +131,11 @@ mod tests {
             assert_eq!(Profile::from_dtls_id(p.dtls_id()), Some(p));
         }
         assert_eq!(Profile::from_dtls_id(0x0003), None);
+        assert_eq!(
+            Profile::try_from(0x0003),
+            Err(crate::Error::UnsupportedProfile(3))
+        );
+        assert_eq!(Profile::try_from(7), Ok(Profile::AeadAes128Gcm));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! SRTCP needs.
 
 use crate::Error;
-use crate::reader::Reader;
+use crate::reader::version2_byte;
+use quietroom_wire::Reader;
 
 /// Bytes of the first RTCP header plus the sender SSRC: the part that stays in the clear.
 pub(crate) const RTCP_CLEAR_LEN: usize = 8;
@@ -14,10 +15,10 @@ pub(crate) const MAX_SRTCP_INDEX: u32 = 0x7FFF_FFFF;
 /// Reads the sender SSRC of the first packet of a (compound) RTCP packet.
 pub(crate) fn rtcp_sender_ssrc(packet: &[u8]) -> Result<u32, Error> {
     let mut r = Reader::new(packet, "RTCP header");
-    r.version2_byte()?;
+    version2_byte(&mut r)?;
     let _pt = r.u8()?;
     let _length = r.u16()?;
-    r.u32()
+    Ok(r.u32()?)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The parts of the RTP header (RFC 3550 §5.1) that SRTP needs.
 
 use crate::Error;
-use crate::reader::Reader;
+use crate::reader::version2_byte;
+use quietroom_wire::Reader;
 
 /// What SRTP reads from an RTP header: the stream, the sequence number, and where the
 /// encrypted payload starts (after CSRCs and any header extension, which stay in the clear
@@ -18,7 +19,7 @@ impl RtpHeader {
     /// Parses the header at the front of `packet`.
     pub(crate) fn parse(packet: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(packet, "RTP header");
-        let b0 = r.version2_byte()?;
+        let b0 = version2_byte(&mut r)?;
         let _marker_pt = r.u8()?;
         let seq = r.u16()?;
         let _timestamp = r.u32()?;

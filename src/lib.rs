@@ -6,11 +6,16 @@
 //! | feature | module | crate |
 //! |---|---|---|
 //! | `srtp` (default) | [`srtp`] | `quietroom-srtp`: SRTP/SRTCP in place and the DTLS-SRTP handshake |
+//! | `chat` (default) | [`chat`] | `quietroom-chat`: ephemeral, bounded meeting chat |
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "srtp")]
 #[doc(inline)]
 pub use quietroom_srtp as srtp;
+
+#[cfg(feature = "chat")]
+#[doc(inline)]
+pub use quietroom_chat as chat;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the interop tests talk to, idempotently:
 #   - openssl (DTLS-SRTP against s_server/s_client)
+#   - coturn (turnutils_uclient/turnutils_peer for TURN interop, turnserver for comparison)
 #   - a Python venv at .peers/venv with pylibsrtp (libsrtp 2.7 with OpenSSL)
 # Safe to re-run; does nothing that is already done.
 set -euo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v turnutils_uclient >/dev/null 2>&1 || need_apt+=(coturn)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "peers: installing ${need_apt[*]} with apt-get"
@@ -20,4 +22,4 @@ if ! .peers/venv/bin/python -c 'import pylibsrtp' >/dev/null 2>&1; then
   python3 -m venv .peers/venv
   .peers/venv/bin/pip install -q --disable-pip-version-check --only-binary=:all: 'pylibsrtp>=1.0,<2'
 fi
-echo "peers: openssl $(openssl version | cut -d' ' -f2), pylibsrtp $(.peers/venv/bin/python -c 'import pylibsrtp; print(pylibsrtp.__version__)' 2>/dev/null || echo '?')"
+echo "peers: coturn $(turnserver --version 2>/dev/null | head -n1 || echo '?'), openssl $(openssl version | cut -d' ' -f2), pylibsrtp $(.peers/venv/bin/python -c 'import pylibsrtp; print(pylibsrtp.__version__)' 2>/dev/null || echo '?')"

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `srtp` (default) | [`srtp`] | `quietroom-srtp`: SRTP/SRTCP in place and the DTLS-SRTP handshake |
 //! | `chat` (default) | [`chat`] | `quietroom-chat`: ephemeral, bounded meeting chat |
+//! | `turn` (default) | [`turn`] | `quietroom-turn`: TURN relay and STUN server, sans-IO core and tokio driver |
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "srtp")]
@@ -16,6 +17,10 @@ pub use quietroom_srtp as srtp;
 #[cfg(feature = "chat")]
 #[doc(inline)]
 pub use quietroom_chat as chat;
+
+#[cfg(feature = "turn")]
+#[doc(inline)]
+pub use quietroom_turn as turn;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

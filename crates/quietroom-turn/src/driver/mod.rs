@@ -645,14 +645,7 @@ async fn serve(
         task.abort();
     }
     let mut out = Vec::new();
-    let live: Vec<FiveTuple> = shared.allocations.borrow().iter().copied().collect();
-    {
-        let mut core = shared.core.borrow_mut();
-        for tuple in live {
-            // Ends the allocation whatever its transport (the core has no "end all").
-            core.connection_closed(tuple);
-        }
-    }
+    shared.core.borrow_mut().shutdown();
     shared.flush_and_send(&mut out).await;
     // Closing the write queues lets each connection flush and close.
     shared.streams.borrow_mut().clear();

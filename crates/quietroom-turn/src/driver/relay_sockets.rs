@@ -98,7 +98,7 @@ impl RelayProvider for BindingRelays {
         family: AddressFamily,
         request: PortRequest,
     ) -> Result<SocketAddr, TurnError> {
-        if let PortRequest::Reserved(addr) = request {
+        if matches!(request, PortRequest::Reserved(_)) {
             let addr = self.pool.allocate(family, request)?;
             let socket = match self.reserved.remove(&addr) {
                 Some(socket) => socket,

@@ -53,6 +53,11 @@ pub struct ServerConfig {
     pub max_tracked_sources: usize,
     /// Advertise and accept PASSWORD-ALGORITHMS / MESSAGE-INTEGRITY-SHA256 (RFC 8489).
     pub password_algorithms: bool,
+    /// Accept channel numbers 0x5000–0x7FFF as RFC 5766 did, besides RFC 8656's
+    /// 0x4000–0x4FFF. On by default: clients of the older RFC — coturn's own among them —
+    /// pick numbers from the whole old range, and a TURN server's listening port carries no
+    /// other protocol that the wider range could collide with.
+    pub rfc5766_channels: bool,
     /// How responses to UDP sources that have not yet proven they receive at their address
     /// are limited in size (all of them are also rate-limited per source IP).
     pub amplification: Amplification,
@@ -97,6 +102,7 @@ impl ServerConfig {
             unauthenticated_burst: 40,
             max_tracked_sources: 65_536,
             password_algorithms: true,
+            rfc5766_channels: true,
             amplification: Amplification::ChallengeExempt,
         }
     }

@@ -407,12 +407,14 @@ impl Server {
         if even == Some(true)
             && let Some(next) = primary.port().checked_add(1)
         {
+            let held = SocketAddr::new(primary.ip(), next);
             let mut token = [0u8; 8];
             if SystemRandom::new().fill(&mut token).is_ok() {
                 let until = ctx.now + self.config.reservation_lifetime;
-                self.reservations
-                    .insert(token, (SocketAddr::new(primary.ip(), next), until));
+                self.reservations.insert(token, (held, until));
                 reservation = Some(token);
+            } else {
+                self.relays.release(held);
             }
         }
         let lifetime = self.lifetime(lifetime);
@@ -601,7 +603,12 @@ impl Server {
         ) else {
             return self.fail(ctx, &auth, 400);
         };
-        if !(0x4000..=0x4FFF).contains(&channel) {
+        let last = if self.config.rfc5766_channels {
+            0x7FFF
+        } else {
+            0x4FFF
+        };
+        if !(0x4000..=last).contains(&channel) {
             return self.fail(ctx, &auth, 400);
         }
         if !self.check_peer(ctx, &auth, peer) {

@@ -7,8 +7,42 @@
 //! ([`poll_timeout`](Server::poll_timeout) → [`handle_timeout`](Server::handle_timeout)) and what
 //! happened ([`poll_event`](Server::poll_event)). It owns no socket and reads no clock; relay
 //! addresses come from a [`RelayProvider`], credentials from a
-//! [`CredentialStore`](crate::auth::CredentialStore), and every peer address passes a
-//! [`PeerPolicy`](crate::policy::PeerPolicy) before anything is relayed to it.
+//! [`CredentialStore`], and every peer address passes a
+//! [`PeerPolicy`] before anything is relayed to it.
+//!
+//! ```
+//! use std::time::Instant;
+//! use quietroom_turn::auth::StaticCredentials;
+//! use quietroom_turn::policy::DefaultPeerPolicy;
+//! use quietroom_turn::server::{FiveTuple, PortPool, Server, ServerConfig, Transport};
+//!
+//! let mut users = StaticCredentials::new("example.org");
+//! users.add("alice", "secret");
+//! let relays = PortPool::new(&["192.0.2.1".parse().unwrap()], 49152..=65535)?;
+//! let now = Instant::now(); // the driver's clock; the core never reads one
+//! let mut server = Server::new(
+//!     ServerConfig::new("example.org"),
+//!     Box::new(users),
+//!     Box::new(DefaultPeerPolicy::new()),
+//!     Box::new(relays),
+//!     [42; 32], // random bytes in real use
+//!     now,
+//!     1_700_000_000,
+//! );
+//! // A STUN Binding request from a client over UDP…
+//! let request = [0, 1, 0, 0, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+//! let tuple = FiveTuple {
+//!     transport: Transport::Udp,
+//!     client: "203.0.113.5:40000".parse().unwrap(),
+//!     server: "192.0.2.1:3478".parse().unwrap(),
+//! };
+//! server.handle_client(now, tuple, &request);
+//! // …is answered with its mapped address.
+//! let reply = server.poll_transmit().expect("a Binding success");
+//! assert_eq!(&reply.data[..2], &[0x01, 0x01]);
+//! server.recycle(reply.data);
+//! # Ok::<(), quietroom_turn::TurnError>(())
+//! ```
 
 mod allocation;
 mod config;
@@ -99,6 +133,8 @@ pub enum EndReason {
     Expired,
     /// Its TCP or TLS connection closed.
     ConnectionClosed,
+    /// The server is shutting down.
+    Shutdown,
 }
 
 /// What happened, for the driver's logs and metrics. Carries no keys and no payloads.
@@ -308,6 +344,18 @@ impl Server {
     /// The TCP or TLS connection of `tuple` closed: its allocation ends (RFC 8656 §12.5).
     pub fn connection_closed(&mut self, tuple: FiveTuple) {
         self.end_allocation(tuple, EndReason::ConnectionClosed);
+    }
+
+    /// Ends every allocation and releases every relay address and reservation, for a
+    /// graceful shutdown.
+    pub fn shutdown(&mut self) {
+        let tuples: Vec<FiveTuple> = self.allocations.keys().copied().collect();
+        for tuple in tuples {
+            self.end_allocation(tuple, EndReason::Shutdown);
+        }
+        for (_, (addr, _)) in self.reservations.drain() {
+            self.relays.release(addr);
+        }
     }
 
     /// Expires allocations, permissions, channels and reservations due at `now`. Calling it

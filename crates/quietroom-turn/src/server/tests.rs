@@ -548,6 +548,17 @@ fn permissions_channels_and_relaying() {
             .add_xor_address(attr::XOR_PEER_ADDRESS, peer);
     });
     assert_eq!(bad.code, Some(400), "channel number out of range");
+    // RFC 5766's wider range is accepted by default (coturn's clients use it)…
+    let legacy = h.request(t, Method::CHANNEL_BIND, "alice", "secret", &move |b| {
+        b.add_channel_number(0x6FB7)
+            .add_xor_address(attr::XOR_PEER_ADDRESS, "1.0.0.1:9".parse().unwrap());
+    });
+    assert_eq!(legacy.class, Class::Success);
+    let beyond = h.request(t, Method::CHANNEL_BIND, "alice", "secret", &move |b| {
+        b.add_channel_number(0x8000)
+            .add_xor_address(attr::XOR_PEER_ADDRESS, peer);
+    });
+    assert_eq!(beyond.code, Some(400));
     let other: SocketAddr = "1.1.1.1:9".parse().unwrap();
     let rebind = h.request(t, Method::CHANNEL_BIND, "alice", "secret", &move |b| {
         b.add_channel_number(0x4001)
@@ -559,6 +570,56 @@ fn permissions_channels_and_relaying() {
     h.now += Duration::from_secs(301);
     h.server.handle_peer(h.now, relay, peer, b"too late");
     assert!(h.drain().is_empty());
+}
+
+#[test]
+fn strict_rfc8656_channel_range() {
+    let mut config = config();
+    config.rfc5766_channels = false;
+    let mut h = harness_with(config, &[RELAY_V4]);
+    let t = udp("203.0.113.9:40000");
+    h.allocate(t, "alice");
+    let peer = addr(PEER);
+    let a = h.request(t, Method::CHANNEL_BIND, "alice", "secret", &move |b| {
+        b.add_channel_number(0x5000)
+            .add_xor_address(attr::XOR_PEER_ADDRESS, peer);
+    });
+    assert_eq!(a.code, Some(400));
+    let a = h.request(t, Method::CHANNEL_BIND, "alice", "secret", &move |b| {
+        b.add_channel_number(0x4FFF)
+            .add_xor_address(attr::XOR_PEER_ADDRESS, peer);
+    });
+    assert_eq!(a.class, Class::Success);
+}
+
+#[test]
+fn shutdown_ends_everything() {
+    let mut h = harness();
+    h.allocate(udp("203.0.113.9:40000"), "alice");
+    h.request(
+        udp("203.0.113.9:40001"),
+        Method::ALLOCATE,
+        "bob",
+        "hunter2",
+        &|b| {
+            b.add_requested_transport(17).add_even_port(true);
+        },
+    );
+    while h.server.poll_event().is_some() {}
+    h.server.shutdown();
+    assert_eq!(h.server.allocation_count(), 0);
+    let ended = std::iter::from_fn(|| h.server.poll_event())
+        .filter(|e| {
+            matches!(
+                e,
+                TurnEvent::AllocationEnded {
+                    reason: EndReason::Shutdown,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(ended, 2);
 }
 
 #[test]

@@ -9,17 +9,19 @@ use crate::TurnError;
 /// A ChannelData message borrowing its data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChannelData<'a> {
-    /// The channel number, 0x4000–0x4FFF.
+    /// The channel number: 0x4000–0x4FFF in RFC 8656, 0x4000–0x7FFF in RFC 5766.
     pub channel: u16,
     /// The application data.
     pub data: &'a [u8],
 }
 
-/// The valid channel numbers.
-const CHANNELS: std::ops::RangeInclusive<u16> = 0x4000..=0x4FFF;
+/// Channel numbers the codec accepts: RFC 5766's 0x4000–0x7FFF, which contains RFC 8656's
+/// 0x4000–0x4FFF. Clients of the older RFC (coturn's own) still pick numbers up to 0x7FFF;
+/// which range a server binds is its policy (`ServerConfig::rfc5766_channels`).
+pub const CHANNEL_NUMBERS: std::ops::RangeInclusive<u16> = 0x4000..=0x7FFF;
 
 impl<'a> ChannelData<'a> {
-    /// Parses a ChannelData message at the start of `bytes`: channel 0x4000–0x4FFF and a
+    /// Parses a ChannelData message at the start of `bytes`: channel 0x4000–0x7FFF and a
     /// length within the input. Returns the message and the bytes it occupies, including the
     /// padding to 4 when `padded` (stream transports, where the padding must be present).
     /// Over UDP pass `padded = false`: the bytes after the data (padding or not) are allowed
@@ -32,10 +34,10 @@ impl<'a> ChannelData<'a> {
     pub fn parse(bytes: &'a [u8], padded: bool) -> Result<(ChannelData<'a>, usize), TurnError> {
         let mut r = Reader::new(bytes, "ChannelData");
         let channel = r.u16()?;
-        if !CHANNELS.contains(&channel) {
+        if !CHANNEL_NUMBERS.contains(&channel) {
             return Err(malformed(
                 "ChannelData",
-                "channel number not in 0x4000-0x4FFF",
+                "channel number not in 0x4000-0x7FFF",
             ));
         }
         let len = usize::from(r.u16()?);
@@ -66,9 +68,9 @@ impl<'a> ChannelData<'a> {
     }
 }
 
-/// Whether `bytes` starts like a ChannelData message: first byte 0x40–0x4F.
+/// Whether `bytes` starts like a ChannelData message: first byte 0x40–0x7F.
 pub fn is_channel_data(bytes: &[u8]) -> bool {
-    matches!(bytes.first(), Some(0x40..=0x4F))
+    matches!(bytes.first(), Some(0x40..=0x7F))
 }
 
 #[cfg(test)]
@@ -120,7 +122,7 @@ mod tests {
 
     #[test]
     fn channel_out_of_range_is_refused() {
-        for ch in [0x0000u16, 0x3FFF, 0x5000, 0x7FFF, 0xFFFF] {
+        for ch in [0x0000u16, 0x3FFF, 0x8000, 0xBFFF, 0xFFFF] {
             let mut out = Vec::new();
             ChannelData::encode(ch, b"x", true, &mut out);
             assert!(matches!(
@@ -128,7 +130,8 @@ mod tests {
                 Err(TurnError::Malformed { .. })
             ));
         }
-        assert!(!is_channel_data(&[0x50]));
+        assert!(!is_channel_data(&[0x80]));
+        assert!(is_channel_data(&[0x6F]), "RFC 5766 range");
         assert!(!is_channel_data(&[]));
     }
 

@@ -12,14 +12,14 @@ use crate::TurnError;
 /// # Errors
 ///
 /// [`TurnError::Malformed`] when the first byte is neither STUN (top two bits 00) nor
-/// ChannelData (0x40–0x4F), or a STUN length is not a multiple of 4: the stream cannot be
+/// ChannelData (0x40–0x7F), or a STUN length is not a multiple of 4: the stream cannot be
 /// resynchronised and the connection must be closed.
 pub fn stream_frame_len(buf: &[u8]) -> Result<Option<usize>, TurnError> {
     let Some(&first) = buf.first() else {
         return Ok(None);
     };
     let stun = first & 0xC0 == 0;
-    if !stun && !(0x40..=0x4F).contains(&first) {
+    if !stun && !(0x40..=0x7F).contains(&first) {
         return Err(malformed("stream frame", "neither STUN nor ChannelData"));
     }
     let Some(&[hi, lo]) = buf.get(2..4) else {
@@ -52,7 +52,12 @@ mod tests {
         assert_eq!(stream_frame_len(&[0x4F, 0xFF, 0x00, 0x00]), Ok(Some(4)));
         assert!(stream_frame_len(&[0x00, 0x01, 0x00, 0x05]).is_err());
         assert!(stream_frame_len(&[0x80]).is_err());
-        assert!(stream_frame_len(&[0x50, 0, 0, 0]).is_err());
+        assert!(stream_frame_len(&[0x80, 0, 0, 0]).is_err());
+        assert_eq!(
+            stream_frame_len(&[0x6F, 0xB7, 0, 0]),
+            Ok(Some(4)),
+            "RFC 5766 channel"
+        );
         assert!(stream_frame_len(&[0xFF]).is_err());
     }
 }

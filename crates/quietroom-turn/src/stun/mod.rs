@@ -44,7 +44,7 @@ mod tests;
 pub use address::{decode_address, decode_xor_address, encode_address, encode_xor_address};
 pub use attr::AddressFamily;
 pub use builder::MessageBuilder;
-pub use channel_data::{ChannelData, is_channel_data};
+pub use channel_data::{CHANNEL_NUMBERS, ChannelData, is_channel_data};
 pub use framing::stream_frame_len;
 pub use integrity::{FINGERPRINT_XOR, IntegrityKind};
 pub use message::{MAX_ATTRIBUTES, Message, RawAttr};

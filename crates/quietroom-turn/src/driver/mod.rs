@@ -232,7 +232,7 @@ pub fn spawn(
     };
     let mut udp = Vec::with_capacity(driver.udp.len());
     for &addr in &driver.udp {
-        let socket = std::net::UdpSocket::bind(addr).map_err(|e| bind_err("UDP", addr, e))?;
+        let socket = bind_udp(addr).map_err(|e| bind_err("UDP", addr, e))?;
         socket.set_nonblocking(true)?;
         udp.push((socket.local_addr()?, socket));
     }
@@ -682,4 +682,24 @@ async fn timer(shared: Rc<Shared>) {
         shared.core.borrow_mut().handle_timeout(Instant::now());
         shared.flush_and_send(&mut out).await;
     }
+}
+
+/// Socket buffer size asked for on every UDP socket (listeners and relays), as coturn does:
+/// the kernel's default (about 200 KiB) overflows under bursts from many allocations, and a
+/// full buffer drops datagrams before the server sees them. The kernel caps the request at
+/// `net.core.rmem_max`/`wmem_max`.
+const UDP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Binds a UDP socket on `addr` with large send and receive buffers.
+pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // Best effort: a smaller buffer still works.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER_BYTES);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }

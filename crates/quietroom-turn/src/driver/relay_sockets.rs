@@ -56,7 +56,7 @@ impl BindingRelays {
     }
 
     fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-        let socket = UdpSocket::bind(addr)?;
+        let socket = super::bind_udp(addr)?;
         socket.set_nonblocking(true)?;
         Ok(socket)
     }

@@ -1,0 +1,53 @@
+//! The TURN server core fed arbitrary datagrams: from clients over UDP and TCP, and from
+//! peers on a relay address, with time advancing. It must never panic, and nothing may be
+//! relayed without an allocation.
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use libfuzzer_sys::fuzz_target;
+use quietroom_turn::auth::StaticCredentials;
+use quietroom_turn::policy::DefaultPeerPolicy;
+use quietroom_turn::server::{FiveTuple, PortPool, Server, ServerConfig, Transport};
+
+fuzz_target!(|data: &[u8]| {
+    let mut users = StaticCredentials::new("fuzz");
+    users.add("u", "p");
+    let Ok(relays) = PortPool::new(&["192.0.2.1".parse().expect("literal")], 50_000..=50_009) else {
+        return;
+    };
+    let start = Instant::now();
+    let mut server = Server::new(
+        ServerConfig::new("fuzz"),
+        Box::new(users),
+        Box::new(DefaultPeerPolicy::new()),
+        Box::new(relays),
+        [1; 32],
+        start,
+        1_700_000_000,
+    );
+    let udp = FiveTuple {
+        transport: Transport::Udp,
+        client: "203.0.113.1:4000".parse().expect("literal"),
+        server: "192.0.2.1:3478".parse().expect("literal"),
+    };
+    let tcp = FiveTuple { transport: Transport::Tcp, ..udp };
+    let mut now = start;
+    let mut rest = data;
+    while let [selector, len, tail @ ..] = rest {
+        let (datagram, next) = tail.split_at(usize::from(*len).min(tail.len()));
+        rest = next;
+        now += Duration::from_millis(u64::from(selector >> 3) * 50);
+        match selector % 3 {
+            0 => server.handle_client(now, udp, datagram),
+            1 => server.handle_client(now, tcp, datagram),
+            _ => server.handle_peer(now, "192.0.2.1:50000".parse().expect("literal"), "8.8.8.8:9".parse().expect("literal"), datagram),
+        }
+        server.handle_timeout(now);
+        while let Some(t) = server.poll_transmit() {
+            server.recycle(t.data);
+        }
+        while server.poll_event().is_some() {}
+    }
+    assert_eq!(server.stats().relayed_to_peers, 0, "nothing relayed without credentials");
+});

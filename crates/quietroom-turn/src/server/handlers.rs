@@ -182,6 +182,18 @@ impl Server {
         });
     }
 
+    /// A success response after authentication (integrity-protected).
+    fn succeed(&mut self, ctx: &Ctx, auth: &Authed, build: impl FnOnce(&mut MessageBuilder<'_>)) {
+        self.reply(
+            ctx,
+            Some(auth),
+            true,
+            Class::Success,
+            ReplyKind::Other,
+            build,
+        );
+    }
+
     /// An error response after successful authentication (integrity-protected).
     fn fail(&mut self, ctx: &Ctx, auth: &Authed, code: u16) {
         self.reply(ctx, Some(auth), true, Class::Error, ReplyKind::Other, |b| {
@@ -420,26 +432,19 @@ impl Server {
         let lifetime = self.lifetime(lifetime);
         let client = ctx.tuple.client;
         let answer_relays = relays.clone();
-        self.reply(
-            ctx,
-            Some(&auth),
-            true,
-            Class::Success,
-            ReplyKind::Other,
-            |b| {
-                for relay in &answer_relays {
-                    b.add_xor_address(attr::XOR_RELAYED_ADDRESS, *relay);
-                }
-                if v6_failed {
-                    b.add_address_error_code(AddressFamily::V6, 440, reason(440));
-                }
-                b.add_u32(attr::LIFETIME, lifetime.as_secs() as u32);
-                if let Some(token) = reservation {
-                    b.add_reservation_token(token);
-                }
-                b.add_xor_address(attr::XOR_MAPPED_ADDRESS, client);
-            },
-        );
+        self.succeed(ctx, &auth, |b| {
+            for relay in &answer_relays {
+                b.add_xor_address(attr::XOR_RELAYED_ADDRESS, *relay);
+            }
+            if v6_failed {
+                b.add_address_error_code(AddressFamily::V6, 440, reason(440));
+            }
+            b.add_u32(attr::LIFETIME, lifetime.as_secs() as u32);
+            if let Some(token) = reservation {
+                b.add_reservation_token(token);
+            }
+            b.add_xor_address(attr::XOR_MAPPED_ADDRESS, client);
+        });
         let response = self
             .transmits
             .back()
@@ -498,16 +503,9 @@ impl Server {
             return self.fail(ctx, &auth, 400);
         };
         if requested == Some(0) {
-            self.reply(
-                ctx,
-                Some(&auth),
-                true,
-                Class::Success,
-                ReplyKind::Other,
-                |b| {
-                    b.add_u32(attr::LIFETIME, 0);
-                },
-            );
+            self.succeed(ctx, &auth, |b| {
+                b.add_u32(attr::LIFETIME, 0);
+            });
             self.end_allocation(ctx.tuple, EndReason::Deleted);
             return;
         }
@@ -517,16 +515,9 @@ impl Server {
             a.expires = expires;
         }
         self.expiries.push(std::cmp::Reverse((expires, ctx.tuple)));
-        self.reply(
-            ctx,
-            Some(&auth),
-            true,
-            Class::Success,
-            ReplyKind::Other,
-            |b| {
-                b.add_u32(attr::LIFETIME, lifetime.as_secs() as u32);
-            },
-        );
+        self.succeed(ctx, &auth, |b| {
+            b.add_u32(attr::LIFETIME, lifetime.as_secs() as u32);
+        });
     }
 
     /// Checks a peer the client wants to reach: its family must match a relay address (443)
@@ -583,14 +574,7 @@ impl Server {
                 a.permit(ctx.now, peer.ip(), lifetime);
             }
         }
-        self.reply(
-            ctx,
-            Some(&auth),
-            true,
-            Class::Success,
-            ReplyKind::Other,
-            |_| {},
-        );
+        self.succeed(ctx, &auth, |_| {});
     }
 
     fn channel_bind(&mut self, ctx: &Ctx, msg: &Message<'_>, auth: Authed) {
@@ -636,14 +620,7 @@ impl Server {
         });
         match outcome {
             Some(Ok(())) => {
-                self.reply(
-                    ctx,
-                    Some(&auth),
-                    true,
-                    Class::Success,
-                    ReplyKind::Other,
-                    |_| {},
-                );
+                self.succeed(ctx, &auth, |_| {});
             }
             Some(Err(code)) => self.fail(ctx, &auth, code),
             None => self.fail(ctx, &auth, 437),

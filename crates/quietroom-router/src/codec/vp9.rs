@@ -1,0 +1,92 @@
+//! VP9 (RFC 9628 §4.2): the payload descriptor.
+
+use quietroom_wire::Reader;
+
+/// Whether `payload` starts a VP9 keyframe: B (start of a frame) set, P (inter-picture
+/// predicted) clear and, when layer indices are present, spatial layer 0.
+pub(super) fn is_keyframe(payload: &[u8]) -> bool {
+    keyframe(payload).unwrap_or(false)
+}
+
+fn keyframe(payload: &[u8]) -> Option<bool> {
+    // |I|P|L|F|B|E|V|Z|
+    let mut r = Reader::new(payload, "VP9 payload descriptor");
+    let b0 = r.u8().ok()?;
+    let picture_id = b0 & 0x80 != 0;
+    let predicted = b0 & 0x40 != 0;
+    let layers = b0 & 0x20 != 0;
+    let begin = b0 & 0x08 != 0;
+    if predicted || !begin {
+        return Some(false);
+    }
+    if picture_id {
+        // |M| PICTURE ID |, with M a second byte of a 15-bit picture ID.
+        if r.u8().ok()? & 0x80 != 0 {
+            r.u8().ok()?;
+        }
+    }
+    if layers {
+        // | TID |U| SID |D|, then TL0PICIDX in non-flexible mode (F clear).
+        let indices = r.u8().ok()?;
+        if (indices >> 1) & 0x07 != 0 {
+            return Some(false);
+        }
+        if b0 & 0x10 == 0 {
+            r.u8().ok()?;
+        }
+    }
+    // The descriptor must be followed by something for this to be a packet of a frame.
+    Some(!r.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scalability structure for one 640x480 layer (V=1), then an uncompressed header of a key
+    /// frame (frame marker, profile 0, sync code 49 83 42).
+    const SS_AND_KEY: [u8; 13] = [
+        0x18, 0x02, 0x80, 0x01, 0xE0, 0x01, 0x04, 0x01, 0x82, 0x49, 0x83, 0x42, 0x00,
+    ];
+    /// Uncompressed header of an inter frame.
+    const INTER: [u8; 4] = [0x86, 0x00, 0x40, 0x92];
+
+    #[test]
+    fn keyframes() {
+        // I (15-bit picture ID), B, V.
+        let mut p = vec![0x8A, 0x80, 0x01];
+        p.extend_from_slice(&SS_AND_KEY);
+        assert!(is_keyframe(&p));
+        // I, L (SID 0, TID 0, D=0), non-flexible with TL0PICIDX, B.
+        assert!(is_keyframe(&[
+            0xA8, 0x80, 0x01, 0x00, 0x07, 0x82, 0x49, 0x83, 0x42
+        ]));
+        // Minimal: only B.
+        assert!(is_keyframe(&[0x08, 0x82, 0x49, 0x83, 0x42]));
+        // Flexible mode, L with SID 0.
+        assert!(is_keyframe(&[0xB8, 0x12, 0x00, 0x82, 0x49, 0x83, 0x42]));
+    }
+
+    #[test]
+    fn not_keyframes() {
+        // P set: inter-picture predicted.
+        let mut p = vec![0xC8, 0x80, 0x02];
+        p.extend_from_slice(&INTER);
+        assert!(!is_keyframe(&p));
+        // B clear: a middle packet of a key frame.
+        assert!(!is_keyframe(&[0x80, 0x80, 0x01, 0x11, 0x22]));
+        // A higher spatial layer (SID 1, D=1) of a key picture starts no decodable frame alone.
+        assert!(!is_keyframe(&[0xA8, 0x80, 0x01, 0x03, 0x07, 0x82, 0x49]));
+        // Descriptor only.
+        assert!(!is_keyframe(&[0x08]));
+    }
+
+    #[test]
+    fn truncated_descriptors_are_not_keyframes() {
+        let p = [0xA8, 0x80, 0x01, 0x00, 0x07, 0x82];
+        for end in 0..6 {
+            assert!(!is_keyframe(&p[..end]), "truncated at {end}");
+        }
+        assert!(is_keyframe(&p));
+    }
+}

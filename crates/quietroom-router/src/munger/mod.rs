@@ -1,0 +1,512 @@
+//! Per (subscriber, track) sequence-number and timestamp rewriting.
+//!
+//! A subscriber sees one RTP stream per track (one SSRC, one sequence space, one clock) even
+//! though the router feeds it from different simulcast layers over time and leaves some
+//! packets out. A [`Munger`] turns each forwarded packet's (layer SSRC, sequence, timestamp)
+//! into the subscriber's (sequence, timestamp) so that:
+//!
+//! * sequence numbers stay continuous across layer switches and across packets the router
+//!   chose not to forward ([`Munger::skip`]), while gaps the publisher's own stream had (loss)
+//!   are kept so the subscriber can NACK them;
+//! * a reordered packet gets the sequence number it would have had in order;
+//! * timestamps never move backwards across a switch;
+//! * a NACKed output sequence number can be traced back to the input packet
+//!   ([`Munger::input_for`]) so the router can answer it from the publisher's
+//!   [`PacketCache`](crate::cache::PacketCache).
+//!
+//! # How it works
+//!
+//! The approach is the one of mediasoup's `SeqManager` and LiveKit's `rtpmunger`: per layer
+//! segment (from one switch to the next) output = input + offset, for sequence numbers and
+//! timestamps alike (wrapping). A switch re-anchors both offsets on the first packet of the new
+//! layer: its output sequence number is the one after the last output, its output timestamp the
+//! last output timestamp plus the wall-clock time elapsed since, in RTP units. A skipped
+//! in-order packet decrements the sequence offset for everything after it (mediasoup's "drop",
+//! LiveKit's "packet dropped"). Where mediasoup keeps a sorted set of dropped inputs and LiveKit
+//! a map of offset ranges, this munger keeps a fixed ring of the last [`HISTORY`] input sequence
+//! numbers of the current segment, each with the output sequence number reserved for it and
+//! whether it was forwarded or skipped; that ring places late packets, detects duplicates and
+//! bounds how late a packet may be. A second ring, indexed by output sequence number, answers
+//! [`Munger::input_for`]. Both are allocated by [`Munger::new`]; nothing on the per-packet path
+//! allocates, and the work per packet is constant except after an input gap, where the slots
+//! of the missing packets (at most [`HISTORY`]) are reserved.
+
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+/// How many recent sequence numbers a [`Munger`] remembers: a packet later than this many
+/// sequence numbers behind the newest of its layer is dropped as [`Drop::TooOld`], and
+/// [`Munger::input_for`] answers for the last this many output sequence numbers.
+pub const HISTORY: usize = 1024;
+
+/// `HISTORY` as a ring-index mask (a power of two).
+const MASK: u16 = (HISTORY - 1) as u16;
+
+/// Sequence-number distances below this are "newer" (RFC 3550 style half-range comparison).
+const HALF: u16 = 0x8000;
+
+/// The largest timestamp step a switch inserts (about 3.3 hours at 90 kHz): larger steps
+/// would make the new timestamp look older than the last one to a receiver comparing
+/// timestamps modulo 2^32.
+const MAX_TS_STEP: u32 = 0x3FFF_FFFF;
+
+/// How many deselected layers a [`Munger`] remembers the newest packet of.
+const RECENT: usize = 4;
+
+/// What to write into a forwarded packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rewrite {
+    /// The RTP sequence number the subscriber sees.
+    pub sequence: u16,
+    /// The RTP timestamp the subscriber sees.
+    pub timestamp: u32,
+}
+
+/// Why a packet is not forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drop {
+    /// From a layer this subscriber is not on, or from the selected layer but arrived before
+    /// the switch to it ([`Munger::switch_to`]) — or no layer is selected yet.
+    NotSelected,
+    /// From the selected layer but older than its switch point (the first packet mapped after
+    /// the switch), or more than [`HISTORY`] sequence numbers behind the newest packet of the
+    /// layer, or 2^15 or more ahead of it (indistinguishable from very old).
+    TooOld,
+    /// A duplicate of a packet already forwarded, or of one already [skipped](Munger::skip).
+    Duplicate,
+}
+
+/// What happened to an input sequence number of the current segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Not seen yet (lost or late); its output sequence number is reserved.
+    Expected,
+    /// Forwarded with its reserved output sequence number.
+    Forwarded,
+    /// Not forwarded by the router's choice ([`Munger::skip`]).
+    Skipped,
+}
+
+/// One slot of the input ring.
+#[derive(Clone, Copy, Debug)]
+struct InSlot {
+    /// The input sequence number this slot describes (the ring is indexed by its low bits).
+    seq: u16,
+    /// The output sequence number reserved for it.
+    out: u16,
+    state: State,
+}
+
+/// One slot of the output ring.
+#[derive(Clone, Copy, Debug)]
+struct OutSlot {
+    /// The output sequence number this slot describes.
+    out: u16,
+    /// The layer SSRC and input sequence number behind it.
+    ssrc: u32,
+    seq: u16,
+    valid: bool,
+}
+
+/// The selected layer and its offsets.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    /// The selected layer's SSRC.
+    source: u32,
+    /// Whether the first packet after the switch has fixed the offsets.
+    anchored: bool,
+    /// Whether the layer was selected again while anchored: its next packet re-anchors it
+    /// only if it cannot be placed.
+    resync: bool,
+    /// The newest input sequence number seen (forwarded or skipped) since the anchor.
+    head: u16,
+    /// How far `head` has moved since the anchor (saturating).
+    advanced: u32,
+    /// Output sequence number = input + `seq_offset` for the next in-order packet.
+    seq_offset: u16,
+    /// Output timestamp = input + `ts_offset`.
+    ts_offset: u32,
+}
+
+/// Rewrites the packets of one track for one subscriber so that it sees one continuous
+/// stream whatever simulcast layer feeds it. See the [module documentation](self).
+///
+/// Memory: about 18 KiB ([`HISTORY`] entries in each of two rings), allocated in
+/// [`Munger::new`].
+pub struct Munger {
+    out_ssrc: u32,
+    segment: Option<Segment>,
+    /// When the pending switch was requested.
+    switched_at: Option<Instant>,
+    /// The output sequence number the next in-order packet gets (`None` before the first).
+    next_out: Option<u16>,
+    /// The output timestamp of the very first packet (`None`: the input's own).
+    start_ts: Option<u32>,
+    /// The newest output timestamp forwarded, and when.
+    last_ts: Option<(u32, Instant)>,
+    /// The newest input sequence number of recently deselected layers, so that a layer
+    /// selected again never forwards a packet it may have forwarded before.
+    recent: [Option<(u32, u16)>; RECENT],
+    inputs: Box<[InSlot]>,
+    outputs: Box<[OutSlot]>,
+}
+
+impl std::fmt::Debug for Munger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Munger")
+            .field("out_ssrc", &self.out_ssrc)
+            .field("segment", &self.segment)
+            .field("next_out", &self.next_out)
+            .field("last_ts", &self.last_ts.map(|(ts, _)| ts))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Munger {
+    /// `out_ssrc` is what the subscriber sees for this track whatever layer feeds it.
+    ///
+    /// The first packet forwarded keeps its own sequence number and timestamp; use
+    /// [`Munger::with_start`] to choose them.
+    pub fn new(out_ssrc: u32) -> Self {
+        let in_slot = InSlot {
+            seq: 0,
+            out: 0,
+            state: State::Skipped,
+        };
+        let out_slot = OutSlot {
+            out: 0,
+            ssrc: 0,
+            seq: 0,
+            valid: false,
+        };
+        Munger {
+            out_ssrc,
+            segment: None,
+            switched_at: None,
+            next_out: None,
+            start_ts: None,
+            last_ts: None,
+            recent: [None; RECENT],
+            inputs: vec![in_slot; HISTORY].into_boxed_slice(),
+            outputs: vec![out_slot; HISTORY].into_boxed_slice(),
+        }
+    }
+
+    /// Like [`Munger::new`], but the first packet forwarded gets output sequence number
+    /// `sequence` and timestamp `timestamp` (e.g. random ones, so a subscriber learns nothing
+    /// from them about the publisher's stream).
+    pub fn with_start(out_ssrc: u32, sequence: u16, timestamp: u32) -> Self {
+        let mut munger = Munger::new(out_ssrc);
+        munger.next_out = Some(sequence);
+        munger.start_ts = Some(timestamp);
+        munger
+    }
+
+    /// The SSRC the subscriber sees for this track.
+    pub fn out_ssrc(&self) -> u32 {
+        self.out_ssrc
+    }
+
+    /// The layer selected by the last [`Munger::switch_to`], if any (even if none of its
+    /// packets has been mapped yet).
+    pub fn current_source(&self) -> Option<u32> {
+        self.segment.map(|s| s.source)
+    }
+
+    /// Makes `source_ssrc` (a simulcast layer) the stream forwarded from now on.
+    ///
+    /// Call it when a keyframe of that layer arrives (the router decides when), before mapping
+    /// that keyframe's first packet. From then on packets of other layers are
+    /// [`Drop::NotSelected`]; the next packet of `source_ssrc` passed to [`Munger::map`] is the
+    /// *switch point*: it continues the output sequence with no gap, and its output timestamp
+    /// is the last output timestamp plus the time elapsed since that was forwarded (measured to
+    /// the later of `now` and the switch point's arrival), in RTP units and at least 1. Packets
+    /// of the layer older than the switch point are then [`Drop::TooOld`]. If the layer was
+    /// selected before (one of the last few deselected), a packet not newer than the newest
+    /// one seen in that earlier selection (within [`HISTORY`]) cannot be the switch point
+    /// either: it is [`Drop::TooOld`], so no packet is forwarded twice under two numbers.
+    ///
+    /// Calling it for the layer already selected changes nothing if the layer's next packet
+    /// is within [`HISTORY`] of the newest one, ahead or behind; otherwise (the
+    /// publisher jumped its sequence numbers, e.g. after a restart) that packet re-anchors the
+    /// layer as above. So the router may call it on every keyframe of the selected layer.
+    pub fn switch_to(&mut self, source_ssrc: u32, now: Instant) {
+        self.switched_at = Some(now);
+        if let Some(seg) = self.segment.as_mut()
+            && seg.source == source_ssrc
+            && seg.anchored
+        {
+            seg.resync = true;
+            return;
+        }
+        if let Some(seg) = self.segment
+            && seg.anchored
+        {
+            self.remember(seg.source, seg.head);
+        }
+        self.segment = Some(Segment {
+            source: source_ssrc,
+            anchored: false,
+            resync: false,
+            head: 0,
+            advanced: 0,
+            seq_offset: 0,
+            ts_offset: 0,
+        });
+    }
+
+    /// Maps an incoming packet of layer `source_ssrc` with RTP `sequence` and `timestamp`,
+    /// arrived at `now` on a clock of `clock_rate` Hz, to what the subscriber sees, or says why
+    /// it is not forwarded.
+    ///
+    /// Within the selected layer, after the switch point, output sequence = input sequence +
+    /// offset, where the offset only changes by [`Munger::skip`]: a reordered packet gets the
+    /// number it would have had in order, a gap in the input stays a gap in the output, and
+    /// in-order packets get consecutive numbers (modulo 2^16). No output sequence number is
+    /// given to two different input packets (within the last 2^15). An `Ok` packet counts as
+    /// forwarded: if the router then decides not to send it, it must call [`Munger::skip`].
+    pub fn map(
+        &mut self,
+        source_ssrc: u32,
+        sequence: u16,
+        timestamp: u32,
+        now: Instant,
+        clock_rate: u32,
+    ) -> Result<Rewrite, Drop> {
+        let Some(mut seg) = self.segment else {
+            return Err(Drop::NotSelected);
+        };
+        if seg.source != source_ssrc {
+            return Err(Drop::NotSelected);
+        }
+        if seg.resync {
+            seg.resync = false;
+            seg.anchored = placeable(&seg, sequence);
+        }
+        let out = if !seg.anchored {
+            if let Some(i) = self
+                .recent
+                .iter()
+                .position(|r| r.is_some_and(|(s, _)| s == source_ssrc))
+            {
+                if let Some(Some((_, head))) = self.recent.get(i)
+                    && usize::from(head.wrapping_sub(sequence)) < HISTORY
+                {
+                    return Err(Drop::TooOld);
+                }
+                if let Some(r) = self.recent.get_mut(i) {
+                    *r = None;
+                }
+            }
+            let out = self.next_out.unwrap_or(sequence);
+            let target_ts = match self.last_ts {
+                Some((last, at)) => {
+                    let until = self.switched_at.map_or(now, |s| s.max(now));
+                    let step = rtp_units(until.saturating_duration_since(at), clock_rate);
+                    last.wrapping_add(step.max(1))
+                }
+                None => self.start_ts.unwrap_or(timestamp),
+            };
+            seg.anchored = true;
+            seg.head = sequence;
+            seg.advanced = 0;
+            seg.seq_offset = out.wrapping_sub(sequence);
+            seg.ts_offset = target_ts.wrapping_sub(timestamp);
+            self.set_input(sequence, out, State::Forwarded);
+            self.next_out = Some(out.wrapping_add(1));
+            out
+        } else {
+            let ahead = sequence.wrapping_sub(seg.head);
+            if ahead == 0 {
+                return Err(Drop::Duplicate);
+            }
+            if ahead < HALF {
+                self.advance(&mut seg, sequence, ahead);
+                let out = sequence.wrapping_add(seg.seq_offset);
+                self.set_input(sequence, out, State::Forwarded);
+                self.next_out = Some(out.wrapping_add(1));
+                out
+            } else {
+                let slot = self.late_slot(&seg, sequence)?;
+                match slot.state {
+                    State::Expected => {
+                        self.set_input(sequence, slot.out, State::Forwarded);
+                        slot.out
+                    }
+                    State::Forwarded | State::Skipped => return Err(Drop::Duplicate),
+                }
+            }
+        };
+        self.segment = Some(seg);
+        self.set_output(out, source_ssrc, sequence);
+        let ts = timestamp.wrapping_add(seg.ts_offset);
+        let newer = match self.last_ts {
+            None => true,
+            Some((last, _)) => newer_ts(ts, last),
+        };
+        if newer {
+            self.last_ts = Some((ts, now));
+        }
+        Ok(Rewrite {
+            sequence: out,
+            timestamp: ts,
+        })
+    }
+
+    /// Leaves out a packet of the selected layer that the router decided not to forward (e.g.
+    /// a padding-only packet, or a temporal layer above the subscriber's).
+    ///
+    /// The exact contract, by where `sequence` stands relative to the newest packet of the
+    /// layer seen since the switch point (the *head*):
+    ///
+    /// * **newer than the head** (the packet was not passed to [`Munger::map`]): it becomes the
+    ///   head and takes no output sequence number — the next in-order packet gets the number it
+    ///   would have had (the output closes the gap; later packets shift down by one);
+    /// * **the head itself**, just returned `Ok` by [`Munger::map`]: its output sequence number
+    ///   is taken back and given to the next in-order packet; the router must not send it;
+    /// * **older than the head** (a reordered packet, mapped or not): it is marked as skipped so
+    ///   a copy is not forwarded later, but its output sequence number was reserved when a newer
+    ///   packet passed it and stays unused — the subscriber sees it as lost (and
+    ///   [`Munger::input_for`] no longer answers for it). Forward late packets rather than skip
+    ///   them where continuity matters.
+    ///
+    /// It does nothing for another layer, before the switch point has been mapped, for a
+    /// packet already skipped, or for one too old to place.
+    pub fn skip(&mut self, source_ssrc: u32, sequence: u16) {
+        let Some(mut seg) = self.segment else {
+            return;
+        };
+        if seg.source != source_ssrc || !seg.anchored || (seg.resync && !placeable(&seg, sequence))
+        {
+            return;
+        }
+        let ahead = sequence.wrapping_sub(seg.head);
+        if ahead != 0 && ahead < HALF {
+            self.advance(&mut seg, sequence, ahead);
+            let out = sequence.wrapping_add(seg.seq_offset);
+            self.set_input(sequence, out, State::Skipped);
+            seg.seq_offset = seg.seq_offset.wrapping_sub(1);
+            self.next_out = Some(out);
+        } else {
+            let Ok(slot) = self.late_slot(&seg, sequence) else {
+                return;
+            };
+            if slot.state == State::Skipped {
+                return;
+            }
+            self.set_input(sequence, slot.out, State::Skipped);
+            self.clear_output(slot.out);
+            if ahead == 0 {
+                // The head: its number goes to the next in-order packet.
+                seg.seq_offset = seg.seq_offset.wrapping_sub(1);
+                self.next_out = Some(slot.out);
+            }
+        }
+        self.segment = Some(seg);
+    }
+
+    /// Reverse map for NACKs: which input (source SSRC, sequence number) produced output
+    /// `sequence`, or would have produced it — a slot reserved for an input packet that was
+    /// lost or is late also answers, so the router can resend it from the publisher's cache.
+    /// `None` for numbers more than [`HISTORY`] behind the newest output, not yet used, or
+    /// given up by [`Munger::skip`].
+    pub fn input_for(&self, sequence: u16) -> Option<(u32, u16)> {
+        let next = self.next_out?;
+        let behind = next.wrapping_sub(sequence);
+        if behind == 0 || usize::from(behind) > HISTORY {
+            return None;
+        }
+        let slot = self.outputs.get(usize::from(sequence & MASK))?;
+        (slot.valid && slot.out == sequence).then_some((slot.ssrc, slot.seq))
+    }
+
+    /// Notes that layer `source` was deselected with `head` its newest input.
+    fn remember(&mut self, source: u32, head: u16) {
+        let slot = self
+            .recent
+            .iter()
+            .position(|r| r.is_none_or(|(s, _)| s == source))
+            .unwrap_or_else(|| {
+                self.recent.rotate_left(1);
+                RECENT - 1
+            });
+        if let Some(r) = self.recent.get_mut(slot) {
+            *r = Some((source, head));
+        }
+    }
+
+    /// Moves the head of `seg` to `sequence`, `ahead` (in 1..2^15) past it, reserving output
+    /// numbers for the input numbers in between (the most recent `HISTORY - 1` of them).
+    fn advance(&mut self, seg: &mut Segment, sequence: u16, ahead: u16) {
+        let gap = ahead - 1;
+        let fill = gap.min(MASK);
+        for back in (1..=fill).rev() {
+            let missing = sequence.wrapping_sub(back);
+            let out = missing.wrapping_add(seg.seq_offset);
+            self.set_input(missing, out, State::Expected);
+            self.set_output(out, seg.source, missing);
+        }
+        seg.head = sequence;
+        seg.advanced = seg.advanced.saturating_add(u32::from(ahead));
+    }
+
+    /// The ring slot of `sequence`, which is not newer than the head of `seg`, if it can be
+    /// placed (after the switch point and within the history).
+    fn late_slot(&self, seg: &Segment, sequence: u16) -> Result<InSlot, Drop> {
+        let behind = seg.head.wrapping_sub(sequence);
+        if usize::from(behind) >= HISTORY || u32::from(behind) > seg.advanced {
+            return Err(Drop::TooOld);
+        }
+        match self.inputs.get(usize::from(sequence & MASK)) {
+            Some(slot) if slot.seq == sequence => Ok(*slot),
+            _ => Err(Drop::TooOld),
+        }
+    }
+
+    fn set_input(&mut self, seq: u16, out: u16, state: State) {
+        if let Some(slot) = self.inputs.get_mut(usize::from(seq & MASK)) {
+            *slot = InSlot { seq, out, state };
+        }
+    }
+
+    fn set_output(&mut self, out: u16, ssrc: u32, seq: u16) {
+        if let Some(slot) = self.outputs.get_mut(usize::from(out & MASK)) {
+            *slot = OutSlot {
+                out,
+                ssrc,
+                seq,
+                valid: true,
+            };
+        }
+    }
+
+    fn clear_output(&mut self, out: u16) {
+        if let Some(slot) = self.outputs.get_mut(usize::from(out & MASK))
+            && slot.out == out
+        {
+            slot.valid = false;
+        }
+    }
+}
+
+/// Whether `sequence` is close enough to the head of `seg` (within [`HISTORY`], ahead or
+/// behind) to be judged against the current anchor rather than re-anchor the layer.
+fn placeable(seg: &Segment, sequence: u16) -> bool {
+    let ahead = sequence.wrapping_sub(seg.head);
+    let behind = seg.head.wrapping_sub(sequence);
+    usize::from(ahead) < HISTORY || usize::from(behind) < HISTORY
+}
+
+/// `elapsed` in units of a `clock_rate` Hz clock, capped at [`MAX_TS_STEP`].
+fn rtp_units(elapsed: Duration, clock_rate: u32) -> u32 {
+    let units = elapsed.as_nanos().saturating_mul(u128::from(clock_rate)) / 1_000_000_000;
+    u32::try_from(units).map_or(MAX_TS_STEP, |u| u.min(MAX_TS_STEP))
+}
+
+/// Whether timestamp `a` is newer than `b` modulo 2^32.
+fn newer_ts(a: u32, b: u32) -> bool {
+    let d = a.wrapping_sub(b);
+    d != 0 && d < 0x8000_0000
+}

@@ -1,0 +1,110 @@
+//! Settings of the router and descriptions of published tracks.
+
+use std::time::Duration;
+
+use crate::codec::Codec;
+
+/// Identifies a participant (a peer connection) of the router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParticipantId(pub u64);
+
+/// Identifies a published track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrackId(pub u64);
+
+/// Audio or video.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Audio: one layer, no keyframes, audio level drives active-speaker detection.
+    Audio,
+    /// Video: up to three simulcast layers, switched on keyframes.
+    Video,
+}
+
+/// One simulcast layer (or the only encoding) of a published track.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerConfig {
+    /// The SSRC the publisher sends this layer with, when signaled; `None` to learn it from
+    /// the RID header extension.
+    pub ssrc: Option<u32>,
+    /// The RID (RFC 8851) of this layer, if simulcast is negotiated with RIDs.
+    pub rid: Option<String>,
+    /// Spatial index: 0 is the lowest resolution.
+    pub spatial: u8,
+    /// The bitrate this layer needs, in bits per second, for layer selection.
+    pub bitrate_bps: u64,
+}
+
+/// The RTP header extension ids negotiated for a track (RFC 8285), where present.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExtensionIds {
+    /// RFC 6464 audio level.
+    pub audio_level: Option<u8>,
+    /// Transport-wide congestion control sequence number.
+    pub transport_cc: Option<u8>,
+    /// RID (RFC 8852).
+    pub rid: Option<u8>,
+}
+
+/// What a publisher announced for a track.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackConfig {
+    /// Audio or video.
+    pub kind: Kind,
+    /// The codec, for keyframe detection.
+    pub codec: Codec,
+    /// RTP clock rate (48 000 for Opus, 90 000 for video).
+    pub clock_rate: u32,
+    /// The layers, lowest first; one for audio or non-simulcast video, at most three.
+    pub layers: Vec<LayerConfig>,
+    /// Header extension ids.
+    pub extensions: ExtensionIds,
+}
+
+/// Bounds and timings of the router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouterConfig {
+    /// Most participants.
+    pub max_participants: usize,
+    /// Most tracks one participant publishes.
+    pub max_tracks_per_participant: usize,
+    /// Packets kept per video layer to answer NACKs.
+    pub nack_cache_packets: usize,
+    /// How long a packet stays answerable.
+    pub nack_cache_age: Duration,
+    /// Resends per packet at most.
+    pub max_resends: u8,
+    /// Keyframe requests sent to a publisher for one layer at most this often (subscribers'
+    /// PLI/FIR are aggregated into one).
+    pub keyframe_request_interval: Duration,
+    /// How often receiver reports go to publishers and sender reports to subscribers.
+    pub report_interval: Duration,
+    /// How often transport-wide CC feedback goes to publishers.
+    pub twcc_interval: Duration,
+    /// How often the active speaker is re-evaluated.
+    pub speaker_interval: Duration,
+    /// Hysteresis for layer selection: move up only when the estimate exceeds the next
+    /// layer's bitrate by this factor (percent above 100).
+    pub upgrade_headroom_percent: u64,
+    /// Largest RTP packet handled, in bytes (buffers are this size plus SRTP overhead).
+    pub max_packet: usize,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            max_participants: 1000,
+            max_tracks_per_participant: 8,
+            nack_cache_packets: 512,
+            nack_cache_age: Duration::from_secs(2),
+            max_resends: 3,
+            keyframe_request_interval: Duration::from_millis(500),
+            report_interval: Duration::from_secs(1),
+            twcc_interval: Duration::from_millis(100),
+            speaker_interval: Duration::from_millis(300),
+            upgrade_headroom_percent: 20,
+            max_packet: 1500,
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! RTCP: feedback from participants (NACK, PLI/FIR, REMB, sender reports) and the reports and
+//! feedback the router generates on its timers.
+
+use std::time::{Duration, Instant};
+
+use quietroom_srtp::MediaCrypto;
+
+use super::{ParticipantId, ROUTER_SSRC, Router, RouterError, RouterEvent, SENT_HISTORY, Transmit};
+use crate::rtcp::{self, Feedback};
+use crate::rtp;
+
+impl<C: MediaCrypto> Router<C> {
+    /// Handles an SRTCP packet `from` a participant: decrypts it in place, parses the compound
+    /// packet with webrtc-rs's `rtc-rtcp`, and acts on each part. Nothing a participant sends
+    /// in RTCP is passed through to another participant as it is: NACKs are answered from the
+    /// cache, keyframe requests are aggregated toward the publisher, bandwidth feedback steers
+    /// layer selection, sender reports are translated, and everything else (SDES, BYE, APP,
+    /// XR…) is dropped.
+    ///
+    /// # Errors
+    ///
+    /// Decryption failures and malformed RTCP; the packet is dropped.
+    pub fn handle_rtcp(
+        &mut self,
+        now: Instant,
+        from: ParticipantId,
+        packet: &mut [u8],
+    ) -> Result<(), RouterError> {
+        let participant = self
+            .participants
+            .get_mut(&from)
+            .ok_or(RouterError::Unknown("participant"))?;
+        let len = match participant.crypto.unprotect_rtcp(packet) {
+            Ok(len) => len,
+            Err(e) => {
+                self.stats.dropped += 1;
+                return Err(e.into());
+            }
+        };
+        let feedback = match rtcp::parse_compound(&packet[..len]) {
+            Ok(f) => f,
+            Err(e) => {
+                self.stats.dropped += 1;
+                return Err(e);
+            }
+        };
+        for item in feedback {
+            match item {
+                Feedback::Nack {
+                    media_ssrc, lost, ..
+                } => self.answer_nack(now, from, media_ssrc, &lost),
+                Feedback::Pli { media_ssrc, .. } => {
+                    self.forward_keyframe_request(now, from, media_ssrc)
+                }
+                Feedback::Fir { entries, .. } => {
+                    for (ssrc, _) in entries {
+                        self.forward_keyframe_request(now, from, ssrc);
+                    }
+                }
+                Feedback::Remb { bitrate_bps, .. } => {
+                    self.set_bandwidth_estimate(now, from, bitrate_bps);
+                }
+                Feedback::SenderReport {
+                    ssrc,
+                    ntp_time,
+                    rtp_time,
+                    ..
+                } => self.record_sender_report(now, from, ssrc, ntp_time, rtp_time),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A subscriber asked for a keyframe of the stream it receives as `out_ssrc`.
+    fn forward_keyframe_request(&mut self, now: Instant, subscriber: ParticipantId, out_ssrc: u32) {
+        let found = self.participants.get(&subscriber).and_then(|p| {
+            p.subscriptions
+                .iter()
+                .find(|(_, s)| s.munger.out_ssrc() == out_ssrc)
+                .and_then(|(track, s)| s.current.or(s.target).map(|layer| (*track, layer)))
+        });
+        if let Some((track, layer)) = found {
+            self.request_keyframe(now, track, layer);
+        }
+    }
+
+    /// Resends what a subscriber lost, from the publisher's packet cache, with the sequence
+    /// number and timestamp it was first sent with: at most [`RouterConfig::max_resends`]
+    /// times per packet and not faster than the round-trip time allows.
+    ///
+    /// [`RouterConfig::max_resends`]: super::RouterConfig::max_resends
+    fn answer_nack(
+        &mut self,
+        now: Instant,
+        subscriber: ParticipantId,
+        out_ssrc: u32,
+        lost: &[u16],
+    ) {
+        let Router {
+            participants,
+            tracks,
+            transmits,
+            pool,
+            stats,
+            config,
+            ..
+        } = self;
+        let Some(p) = participants.get_mut(&subscriber) else {
+            return;
+        };
+        let Some((track_id, sub)) = p
+            .subscriptions
+            .iter_mut()
+            .find(|(_, s)| s.munger.out_ssrc() == out_ssrc)
+        else {
+            return;
+        };
+        let Some(track) = tracks.get_mut(track_id) else {
+            return;
+        };
+        // Without an RTT measurement, pace resends at 100 ms.
+        let rtt = Duration::from_millis(100);
+        for &seq in lost {
+            let Some((sent_seq, layer, in_seq, out_ts)) = sub.sent[usize::from(seq) % SENT_HISTORY]
+            else {
+                continue;
+            };
+            if sent_seq != seq {
+                continue;
+            }
+            let Some(cache) = track.layers.get_mut(layer).and_then(|l| l.cache.as_mut()) else {
+                continue;
+            };
+            if !cache.allow_resend(in_seq, now, rtt, config.max_resends) {
+                continue;
+            }
+            let Some(original) = cache.get(in_seq, now) else {
+                continue;
+            };
+            let mut buf = pool.pop().unwrap_or_default();
+            match resend(
+                original,
+                seq,
+                out_ts,
+                out_ssrc,
+                &mut sub.rtx,
+                &mut buf,
+                &mut p.crypto,
+            ) {
+                Ok(()) => {
+                    stats.retransmitted += 1;
+                    transmits.push_back(Transmit {
+                        to: subscriber,
+                        rtcp: false,
+                        data: buf,
+                    });
+                }
+                Err(_) => stats.dropped += 1,
+            }
+        }
+    }
+
+    fn record_sender_report(
+        &mut self,
+        now: Instant,
+        from: ParticipantId,
+        ssrc: u32,
+        ntp: u64,
+        rtp_time: u32,
+    ) {
+        if let Some((track, layer)) = self.by_ssrc.get(&(from, ssrc)).copied()
+            && let Some(l) = self
+                .tracks
+                .get_mut(&track)
+                .and_then(|t| t.layers.get_mut(layer))
+        {
+            l.sr.on_sender_report(now, ntp);
+            l.last_sr = Some((ntp, rtp_time));
+        }
+    }
+
+    /// Runs what is due at `now`: active-speaker evaluation, and every
+    /// [`RouterConfig::report_interval`] receiver reports to publishers and translated sender
+    /// reports to subscribers. Calling it early or often is harmless.
+    ///
+    /// [`RouterConfig::report_interval`]: super::RouterConfig::report_interval
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(speaker) = self.speaker.evaluate(now) {
+            self.events.push_back(RouterEvent::ActiveSpeaker {
+                participant: speaker,
+            });
+        }
+        let due = self.next_report.is_none_or(|t| now >= t);
+        if !due {
+            return;
+        }
+        self.next_report = Some(now + self.config.report_interval);
+        self.send_receiver_reports(now);
+        self.send_sender_reports();
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    #[must_use = "reports and speaker detection run only when handle_timeout is called"]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.next_report, self.speaker.next_evaluation()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn send_receiver_reports(&mut self, now: Instant) {
+        let mut out = Vec::new();
+        for track in self.tracks.values_mut() {
+            for layer in &mut track.layers {
+                let Some(ssrc) = layer.ssrc else { continue };
+                if layer.stats.packets_received() == 0 {
+                    continue;
+                }
+                let (lsr, dlsr) = layer.sr.lsr_dlsr(now);
+                let block = layer.stats.report_block(ssrc, lsr, dlsr);
+                let mut buf = Vec::new();
+                if rtcp::build::receiver_report(ROUTER_SSRC, &[block], &mut buf).is_ok() {
+                    out.push((track.publisher, buf));
+                }
+            }
+        }
+        for (to, buf) in out {
+            self.send_rtcp(to, buf);
+        }
+    }
+
+    /// Sender reports for what each subscriber receives: the publisher's NTP↔RTP mapping,
+    /// moved to the subscriber's output timestamps.
+    fn send_sender_reports(&mut self) {
+        let mut out = Vec::new();
+        for (id, p) in &self.participants {
+            for (track_id, sub) in &p.subscriptions {
+                let (Some(track), Some(layer)) = (self.tracks.get(track_id), sub.current) else {
+                    continue;
+                };
+                let Some(((ntp, rtp_time), (in_ts, out_ts))) = track
+                    .layers
+                    .get(layer)
+                    .and_then(|l| l.last_sr)
+                    .zip(sub.last_timestamps)
+                else {
+                    continue;
+                };
+                let translated = rtp_time.wrapping_add(out_ts.wrapping_sub(in_ts));
+                let mut buf = Vec::new();
+                let report = rtcp::build::sender_report(
+                    sub.munger.out_ssrc(),
+                    ntp,
+                    translated,
+                    sub.packets_sent,
+                    sub.octets_sent,
+                    &[],
+                    &mut buf,
+                );
+                if report.is_ok() {
+                    out.push((*id, buf));
+                }
+            }
+        }
+        for (to, buf) in out {
+            self.send_rtcp(to, buf);
+        }
+    }
+}
+
+/// Builds the retransmission of `original` (plaintext, as received from the publisher) into
+/// `buf`, protected for the subscriber: the original sequence number, timestamp and SSRC it
+/// was forwarded with, wrapped in RTX when negotiated.
+fn resend<C: MediaCrypto>(
+    original: &[u8],
+    seq: u16,
+    out_ts: u32,
+    out_ssrc: u32,
+    rtx: &mut Option<(u32, u8, u16)>,
+    buf: &mut Vec<u8>,
+    crypto: &mut C,
+) -> Result<(), RouterError> {
+    let len = original.len();
+    buf.clear();
+    buf.extend_from_slice(original);
+    rtp::set_sequence(buf, seq)?;
+    rtp::set_timestamp(buf, out_ts)?;
+    rtp::set_ssrc(buf, out_ssrc)?;
+    let len = match rtx {
+        Some((rtx_ssrc, rtx_pt, next)) => {
+            // The RTX packet is the original with the 2-byte original sequence number in
+            // front of its payload, on the RTX stream's own SSRC and sequence.
+            let header = rtp::RtpHeader::parse(buf)?;
+            let mut wrapped = [0u8; 1600];
+            let n = rtp::write_rtx(buf, &header, *rtx_ssrc, *rtx_pt, *next, &mut wrapped)?;
+            *next = next.wrapping_add(1);
+            buf.clear();
+            buf.extend_from_slice(wrapped.get(..n).unwrap_or_default());
+            n
+        }
+        None => len,
+    };
+    buf.resize(len + crypto.rtp_overhead(), 0);
+    let n = crypto.protect_rtp(buf, len)?;
+    buf.truncate(n);
+    Ok(())
+}

@@ -1,0 +1,767 @@
+//! The sans-IO router: participants, published tracks, subscriptions, and the forward path.
+//!
+//! Input is `(time, participant, packet)`: [`Router::handle_rtp`] and [`Router::handle_rtcp`]
+//! take what a participant's transport received (still SRTP/SRTCP). Output is
+//! `(participant, packet)` transmits ([`Router::poll_transmit`], already protected for that
+//! participant), timers ([`Router::poll_timeout`] → [`Router::handle_timeout`]) and
+//! [`RouterEvent`]s. No sockets, no clock.
+//!
+//! Each packet is decrypted once, in place, with the publisher's [`MediaCrypto`]; for each
+//! subscriber it is copied into a pooled buffer, rewritten (SSRC, sequence number, timestamp)
+//! and encrypted with that subscriber's [`MediaCrypto`]. Media never leaves memory.
+
+mod config;
+mod feedback;
+mod speaker;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::Instant;
+
+pub use config::{
+    ExtensionIds, Kind, LayerConfig, ParticipantId, RouterConfig, TrackConfig, TrackId,
+};
+use quietroom_srtp::MediaCrypto;
+
+use crate::RouterError;
+use crate::cache::PacketCache;
+use crate::codec::is_keyframe;
+use crate::munger::Munger;
+use crate::rtcp::{ReceiveStats, SrInfo};
+use crate::rtp::{self, RtpHeader};
+use speaker::SpeakerDetector;
+
+/// A packet to send to a participant, already protected with its crypto. Give `data` back
+/// with [`Router::recycle`] once sent.
+#[derive(Debug)]
+pub struct Transmit {
+    /// Who receives it.
+    pub to: ParticipantId,
+    /// Whether it is SRTCP (else SRTP).
+    pub rtcp: bool,
+    /// The protected packet.
+    pub data: Vec<u8>,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RouterEvent {
+    /// A subscriber now receives another layer of a track.
+    LayerSwitched {
+        /// The subscriber.
+        subscriber: ParticipantId,
+        /// The track.
+        track: TrackId,
+        /// The spatial index of the layer now forwarded.
+        spatial: u8,
+    },
+    /// The loudest participant changed.
+    ActiveSpeaker {
+        /// The participant now speaking.
+        participant: ParticipantId,
+    },
+    /// A track ended (unpublished, or its publisher left); its subscribers should be told.
+    TrackEnded {
+        /// The track.
+        track: TrackId,
+        /// Who was subscribed.
+        subscribers: Vec<ParticipantId>,
+    },
+}
+
+/// Counters since the router started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouterStats {
+    /// Packets received from publishers and decrypted.
+    pub received: u64,
+    /// Packets forwarded to subscribers.
+    pub forwarded: u64,
+    /// Packets resent in answer to NACKs.
+    pub retransmitted: u64,
+    /// Keyframe requests sent to publishers.
+    pub keyframe_requests: u64,
+    /// Inputs dropped: failed decryption, malformed, unknown stream.
+    pub dropped: u64,
+}
+
+struct Layer {
+    ssrc: Option<u32>,
+    rid: Option<String>,
+    spatial: u8,
+    bitrate_bps: u64,
+    stats: ReceiveStats,
+    sr: SrInfo,
+    cache: Option<PacketCache>,
+    last_keyframe_request: Option<Instant>,
+    /// The publisher's latest sender report for this layer: (NTP time, RTP time).
+    last_sr: Option<(u64, u32)>,
+}
+
+struct Track {
+    publisher: ParticipantId,
+    config: TrackConfig,
+    layers: Vec<Layer>,
+    subscribers: Vec<ParticipantId>,
+}
+
+struct Subscription {
+    munger: Munger,
+    /// Index into the track's layers of what is forwarded now, and what should be.
+    current: Option<usize>,
+    target: Option<usize>,
+    max_spatial: u8,
+    paused: bool,
+    /// What was sent, by output sequence number modulo [`SENT_HISTORY`], for NACKs.
+    sent: Box<[Option<Sent>]>,
+    /// The last forwarded packet's (input, output) timestamps, to translate sender reports.
+    last_timestamps: Option<(u32, u32)>,
+    /// Sender-report counters of what was forwarded.
+    packets_sent: u32,
+    octets_sent: u32,
+    /// RTX (RFC 4588) for retransmissions, when negotiated: (SSRC, payload type, next
+    /// sequence number).
+    rtx: Option<(u32, u8, u16)>,
+}
+
+/// One forwarded packet: (output sequence, layer index, input sequence, output timestamp).
+type Sent = (u16, usize, u16, u32);
+
+struct Participant<C> {
+    crypto: C,
+    published: Vec<TrackId>,
+    subscriptions: HashMap<TrackId, Subscription>,
+    /// Latest bandwidth estimate for what we send this participant, in bits per second.
+    estimate_bps: Option<u64>,
+}
+
+/// The SFU core. Generic over the [`MediaCrypto`] of each participant's session, so the
+/// SRTP implementation can be swapped.
+pub struct Router<C: MediaCrypto> {
+    config: RouterConfig,
+    participants: HashMap<ParticipantId, Participant<C>>,
+    tracks: HashMap<TrackId, Track>,
+    by_ssrc: HashMap<(ParticipantId, u32), (TrackId, usize)>,
+    speaker: SpeakerDetector,
+    next_report: Option<Instant>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<RouterEvent>,
+    pool: Vec<Vec<u8>>,
+    stats: RouterStats,
+}
+
+/// The SSRC the router uses as the sender of its own RTCP (feedback to publishers).
+pub const ROUTER_SSRC: u32 = 0x5155_4945; // "QUIE"
+/// Buffers kept for reuse.
+const POOL_LIMIT: usize = 8192;
+/// Output sequence numbers remembered per subscription for NACKs.
+const SENT_HISTORY: usize = 1024;
+
+impl<C: MediaCrypto> Router<C> {
+    /// An empty router.
+    pub fn new(config: RouterConfig) -> Self {
+        Router {
+            speaker: SpeakerDetector::new(config.speaker_interval),
+            config,
+            participants: HashMap::new(),
+            tracks: HashMap::new(),
+            by_ssrc: HashMap::new(),
+            next_report: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            pool: Vec::new(),
+            stats: RouterStats::default(),
+        }
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> RouterStats {
+        self.stats
+    }
+
+    /// Participants present.
+    pub fn participant_count(&self) -> usize {
+        self.participants.len()
+    }
+
+    /// Tracks published.
+    pub fn track_count(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// Adds a participant whose media is protected by `crypto` (its SRTP session). For
+    /// retransmissions without RTX the session must allow re-protecting an index
+    /// (`SrtpConfig::with_allow_repeat_tx`).
+    ///
+    /// # Errors
+    ///
+    /// [`RouterError::Limit`] past [`RouterConfig::max_participants`].
+    pub fn add_participant(&mut self, id: ParticipantId, crypto: C) -> Result<(), RouterError> {
+        if self.participants.len() >= self.config.max_participants
+            && !self.participants.contains_key(&id)
+        {
+            return Err(RouterError::Limit("participants"));
+        }
+        self.participants.insert(
+            id,
+            Participant {
+                crypto,
+                published: Vec::new(),
+                subscriptions: HashMap::new(),
+                estimate_bps: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes a participant and everything it held: its tracks (their subscribers get
+    /// [`RouterEvent::TrackEnded`]), its subscriptions, its queued transmits and its keys.
+    pub fn remove_participant(&mut self, id: ParticipantId) {
+        let Some(participant) = self.participants.remove(&id) else {
+            return;
+        };
+        for track in participant.published {
+            self.end_track(track);
+        }
+        for track in participant.subscriptions.keys() {
+            if let Some(t) = self.tracks.get_mut(track) {
+                t.subscribers.retain(|s| *s != id);
+            }
+        }
+        self.transmits.retain(|t| t.to != id);
+        self.speaker.forget(id);
+    }
+
+    /// `publisher` publishes `track`.
+    ///
+    /// # Errors
+    ///
+    /// [`RouterError::Unknown`] for an unknown publisher, [`RouterError::Limit`] for more than
+    /// 3 layers, no layer, or too many tracks, [`RouterError::Malformed`] for a track id in use.
+    pub fn publish(
+        &mut self,
+        publisher: ParticipantId,
+        track: TrackId,
+        config: TrackConfig,
+    ) -> Result<(), RouterError> {
+        let p = self
+            .participants
+            .get_mut(&publisher)
+            .ok_or(RouterError::Unknown("participant"))?;
+        if config.layers.is_empty() || config.layers.len() > 3 {
+            return Err(RouterError::Limit("one to three layers per track"));
+        }
+        if p.published.len() >= self.config.max_tracks_per_participant {
+            return Err(RouterError::Limit("tracks per participant"));
+        }
+        if self.tracks.contains_key(&track) {
+            return Err(RouterError::Malformed {
+                what: "track",
+                reason: "the track id is already published",
+            });
+        }
+        let video = config.kind == Kind::Video;
+        let layers = config
+            .layers
+            .iter()
+            .map(|l| Layer {
+                ssrc: l.ssrc,
+                rid: l.rid.clone(),
+                spatial: l.spatial,
+                bitrate_bps: l.bitrate_bps,
+                stats: ReceiveStats::new(config.clock_rate),
+                sr: SrInfo::new(),
+                cache: video.then(|| {
+                    PacketCache::new(
+                        self.config.nack_cache_packets,
+                        self.config.max_packet,
+                        self.config.nack_cache_age,
+                    )
+                }),
+                last_keyframe_request: None,
+                last_sr: None,
+            })
+            .collect::<Vec<_>>();
+        for (index, layer) in layers.iter().enumerate() {
+            if let Some(ssrc) = layer.ssrc {
+                self.by_ssrc.insert((publisher, ssrc), (track, index));
+            }
+        }
+        p.published.push(track);
+        self.tracks.insert(
+            track,
+            Track {
+                publisher,
+                config,
+                layers,
+                subscribers: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Ends a published track.
+    pub fn unpublish(&mut self, track: TrackId) {
+        if let Some(publisher) = self.tracks.get(&track).map(|t| t.publisher)
+            && let Some(p) = self.participants.get_mut(&publisher)
+        {
+            p.published.retain(|t| *t != track);
+        }
+        self.end_track(track);
+    }
+
+    fn end_track(&mut self, track: TrackId) {
+        let Some(t) = self.tracks.remove(&track) else {
+            return;
+        };
+        self.by_ssrc.retain(|_, (id, _)| *id != track);
+        for s in &t.subscribers {
+            if let Some(p) = self.participants.get_mut(s) {
+                p.subscriptions.remove(&track);
+            }
+        }
+        self.events.push_back(RouterEvent::TrackEnded {
+            track,
+            subscribers: t.subscribers,
+        });
+    }
+
+    /// `subscriber` receives `track` as SSRC `out_ssrc` (chosen by signaling). Video starts
+    /// on the lowest layer once it has a keyframe.
+    ///
+    /// # Errors
+    ///
+    /// [`RouterError::Unknown`] for an unknown participant or track.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        subscriber: ParticipantId,
+        track: TrackId,
+        out_ssrc: u32,
+    ) -> Result<(), RouterError> {
+        let t = self
+            .tracks
+            .get_mut(&track)
+            .ok_or(RouterError::Unknown("track"))?;
+        let p = self
+            .participants
+            .get_mut(&subscriber)
+            .ok_or(RouterError::Unknown("participant"))?;
+        let audio = t.config.kind == Kind::Audio;
+        p.subscriptions.insert(
+            track,
+            Subscription {
+                munger: Munger::new(out_ssrc),
+                current: None,
+                target: Some(0),
+                max_spatial: u8::MAX,
+                paused: false,
+                sent: vec![None; SENT_HISTORY].into_boxed_slice(),
+                last_timestamps: None,
+                packets_sent: 0,
+                octets_sent: 0,
+                rtx: None,
+            },
+        );
+        if !t.subscribers.contains(&subscriber) {
+            t.subscribers.push(subscriber);
+        }
+        if audio {
+            // Audio has no keyframes: forward from the first packet.
+            if let Some(sub) = p.subscriptions.get_mut(&track) {
+                sub.current = Some(0);
+                if let Some(ssrc) = t.layers.first().and_then(|l| l.ssrc) {
+                    sub.munger.switch_to(ssrc, now);
+                }
+            }
+        } else {
+            self.request_keyframe(now, track, 0);
+        }
+        Ok(())
+    }
+
+    /// Retransmits to `subscriber` over RTX (RFC 4588) on SSRC `rtx_ssrc` with payload type
+    /// `rtx_payload_type`, as negotiated in its SDP. Without RTX a retransmission reuses the
+    /// original SRTP index, which a receiver's replay protection refuses; WebRTC endpoints
+    /// negotiate RTX for video.
+    ///
+    /// # Errors
+    ///
+    /// [`RouterError::Unknown`] if `subscriber` is not subscribed to `track`.
+    pub fn set_rtx(
+        &mut self,
+        subscriber: ParticipantId,
+        track: TrackId,
+        rtx_ssrc: u32,
+        rtx_payload_type: u8,
+    ) -> Result<(), RouterError> {
+        let sub = self
+            .participants
+            .get_mut(&subscriber)
+            .and_then(|p| p.subscriptions.get_mut(&track))
+            .ok_or(RouterError::Unknown("subscription"))?;
+        sub.rtx = Some((rtx_ssrc, rtx_payload_type, 0));
+        Ok(())
+    }
+
+    /// Stops forwarding `track` to `subscriber`.
+    pub fn unsubscribe(&mut self, subscriber: ParticipantId, track: TrackId) {
+        if let Some(p) = self.participants.get_mut(&subscriber) {
+            p.subscriptions.remove(&track);
+        }
+        if let Some(t) = self.tracks.get_mut(&track) {
+            t.subscribers.retain(|s| *s != subscriber);
+        }
+    }
+
+    /// What `subscriber` asked for: the highest spatial layer it wants, and whether it paused
+    /// the track.
+    pub fn set_preferences(
+        &mut self,
+        now: Instant,
+        subscriber: ParticipantId,
+        track: TrackId,
+        max_spatial: u8,
+        paused: bool,
+    ) {
+        if let Some(sub) = self
+            .participants
+            .get_mut(&subscriber)
+            .and_then(|p| p.subscriptions.get_mut(&track))
+        {
+            sub.max_spatial = max_spatial;
+            sub.paused = paused;
+        }
+        self.select_layers(now, subscriber);
+    }
+
+    /// Sets the bandwidth estimate for what the router sends `participant` (from REMB or
+    /// transport-wide CC feedback, or from the application) and re-selects layers.
+    pub fn set_bandwidth_estimate(&mut self, now: Instant, participant: ParticipantId, bps: u64) {
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.estimate_bps = Some(bps);
+        }
+        self.select_layers(now, participant);
+    }
+
+    /// Chooses each video subscription's layer from the participant's bandwidth estimate
+    /// (split evenly across its video subscriptions) and its preferences, with hysteresis:
+    /// moving up needs [`RouterConfig::upgrade_headroom_percent`] above the next layer's
+    /// bitrate; moving down happens as soon as the current one no longer fits.
+    fn select_layers(&mut self, now: Instant, participant: ParticipantId) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        let video: Vec<TrackId> = p
+            .subscriptions
+            .keys()
+            .copied()
+            .filter(|t| {
+                self.tracks
+                    .get(t)
+                    .is_some_and(|t| t.config.kind == Kind::Video)
+            })
+            .collect();
+        let share = p
+            .estimate_bps
+            .map_or(u64::MAX, |bps| bps / (video.len().max(1) as u64));
+        let headroom = 100 + self.config.upgrade_headroom_percent;
+        let mut requests = Vec::new();
+        for track in video {
+            let (Some(t), Some(sub)) = (self.tracks.get(&track), p.subscriptions.get_mut(&track))
+            else {
+                continue;
+            };
+            let target = if sub.paused {
+                None
+            } else {
+                let current = sub.current.or(sub.target).unwrap_or(0);
+                let fits = |i: usize| {
+                    let need = t.layers[i].bitrate_bps;
+                    if i > current {
+                        need.saturating_mul(headroom) / 100 <= share
+                    } else {
+                        need <= share
+                    }
+                };
+                let best = (0..t.layers.len())
+                    .filter(|&i| t.layers[i].spatial <= sub.max_spatial)
+                    .filter(|&i| fits(i))
+                    .max_by_key(|&i| t.layers[i].spatial);
+                // Never below the lowest layer: a subscriber that cannot afford it still gets
+                // something, and congestion control upstream will catch up.
+                Some(best.unwrap_or(0))
+            };
+            if target != sub.target {
+                sub.target = target;
+                if let Some(layer) = target
+                    && sub.current != Some(layer)
+                {
+                    requests.push((track, layer));
+                }
+            }
+        }
+        for (track, layer) in requests {
+            self.request_keyframe(now, track, layer);
+        }
+    }
+
+    /// Handles an SRTP packet `from` a participant: decrypts it in place and forwards it to
+    /// every subscriber of its track that receives its layer.
+    ///
+    /// # Errors
+    ///
+    /// Decryption failures, malformed packets and unknown streams; the packet is dropped and
+    /// nothing changes.
+    pub fn handle_rtp(
+        &mut self,
+        now: Instant,
+        from: ParticipantId,
+        packet: &mut [u8],
+    ) -> Result<(), RouterError> {
+        let result = self.forward(now, from, packet);
+        if result.is_err() {
+            self.stats.dropped += 1;
+        }
+        result
+    }
+
+    fn forward(
+        &mut self,
+        now: Instant,
+        from: ParticipantId,
+        packet: &mut [u8],
+    ) -> Result<(), RouterError> {
+        let publisher = self
+            .participants
+            .get_mut(&from)
+            .ok_or(RouterError::Unknown("participant"))?;
+        let len = publisher.crypto.unprotect_rtp(packet)?;
+        let packet = &packet[..len];
+        let header = RtpHeader::parse(packet)?;
+        let (track_id, index) = self.locate(from, &header, packet)?;
+        self.stats.received += 1;
+        let Router {
+            tracks,
+            participants,
+            transmits,
+            events,
+            pool,
+            stats,
+            speaker,
+            config,
+            ..
+        } = self;
+        let Some(track) = tracks.get_mut(&track_id) else {
+            return Err(RouterError::Unknown("track"));
+        };
+        let layer = &mut track.layers[index];
+        layer.stats.record(now, header.sequence, header.timestamp);
+        let clock_rate = track.config.clock_rate;
+        let keyframe = match track.config.kind {
+            Kind::Video => {
+                if let Some(cache) = layer.cache.as_mut() {
+                    cache.insert(header.sequence, packet, now);
+                }
+                is_keyframe(track.config.codec, header.payload(packet))
+            }
+            Kind::Audio => {
+                if let Some(level) = track
+                    .config
+                    .extensions
+                    .audio_level
+                    .and_then(|id| header.extension(packet, id))
+                    .and_then(rtp::audio_level)
+                {
+                    speaker.record(now, from, level);
+                }
+                false
+            }
+        };
+        let source = header.ssrc;
+        let spatial = layer.spatial;
+        for subscriber in &track.subscribers {
+            let Some(p) = participants.get_mut(subscriber) else {
+                continue;
+            };
+            let Some(sub) = p.subscriptions.get_mut(&track_id) else {
+                continue;
+            };
+            if keyframe && sub.target == Some(index) && sub.current != Some(index) {
+                sub.munger.switch_to(source, now);
+                sub.current = Some(index);
+                events.push_back(RouterEvent::LayerSwitched {
+                    subscriber: *subscriber,
+                    track: track_id,
+                    spatial,
+                });
+            }
+            if sub.paused || sub.current != Some(index) {
+                continue;
+            }
+            let Ok(rewrite) =
+                sub.munger
+                    .map(source, header.sequence, header.timestamp, now, clock_rate)
+            else {
+                continue;
+            };
+            let mut buf = pool
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(config.max_packet + 64));
+            buf.clear();
+            buf.extend_from_slice(packet);
+            buf.resize(len + p.crypto.rtp_overhead(), 0);
+            rtp::set_sequence(&mut buf, rewrite.sequence)?;
+            rtp::set_timestamp(&mut buf, rewrite.timestamp)?;
+            rtp::set_ssrc(&mut buf, sub.munger.out_ssrc())?;
+            let slot = usize::from(rewrite.sequence) % SENT_HISTORY;
+            sub.sent[slot] = Some((rewrite.sequence, index, header.sequence, rewrite.timestamp));
+            sub.last_timestamps = Some((header.timestamp, rewrite.timestamp));
+            sub.packets_sent = sub.packets_sent.wrapping_add(1);
+            sub.octets_sent = sub.octets_sent.wrapping_add(header.payload_len as u32);
+            match p.crypto.protect_rtp(&mut buf, len) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    stats.forwarded += 1;
+                    transmits.push_back(Transmit {
+                        to: *subscriber,
+                        rtcp: false,
+                        data: buf,
+                    });
+                }
+                Err(_) => {
+                    stats.dropped += 1;
+                    if pool.len() < POOL_LIMIT {
+                        pool.push(buf);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The track and layer of an incoming packet, learning the SSRC of a layer from its RID
+    /// header extension the first time it is seen.
+    fn locate(
+        &mut self,
+        from: ParticipantId,
+        header: &RtpHeader,
+        packet: &[u8],
+    ) -> Result<(TrackId, usize), RouterError> {
+        if let Some(found) = self.by_ssrc.get(&(from, header.ssrc)) {
+            return Ok(*found);
+        }
+        let published = self
+            .participants
+            .get(&from)
+            .map(|p| p.published.clone())
+            .unwrap_or_default();
+        for track_id in published {
+            let Some(track) = self.tracks.get_mut(&track_id) else {
+                continue;
+            };
+            let Some(rid) = track
+                .config
+                .extensions
+                .rid
+                .and_then(|id| header.extension(packet, id))
+                .and_then(rtp::sdes_item)
+            else {
+                continue;
+            };
+            if let Some(index) = track
+                .layers
+                .iter()
+                .position(|l| l.ssrc.is_none() && l.rid.as_deref() == Some(rid))
+            {
+                track.layers[index].ssrc = Some(header.ssrc);
+                self.by_ssrc.insert((from, header.ssrc), (track_id, index));
+                return Ok((track_id, index));
+            }
+        }
+        Err(RouterError::Unknown(
+            "stream (SSRC not signaled, no matching RID)",
+        ))
+    }
+
+    /// Asks the publisher of `track` for a keyframe on `layer`, at most once per
+    /// [`RouterConfig::keyframe_request_interval`]: subscribers' requests are aggregated.
+    fn request_keyframe(&mut self, now: Instant, track: TrackId, layer: usize) {
+        let interval = self.config.keyframe_request_interval;
+        let Some(t) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        let publisher = t.publisher;
+        let Some(l) = t.layers.get_mut(layer) else {
+            return;
+        };
+        let Some(media_ssrc) = l.ssrc else {
+            return;
+        };
+        if l.last_keyframe_request
+            .is_some_and(|at| now.saturating_duration_since(at) < interval)
+        {
+            return;
+        }
+        l.last_keyframe_request = Some(now);
+        let mut buf = self.pool.pop().unwrap_or_default();
+        buf.clear();
+        if crate::rtcp::build::pli(ROUTER_SSRC, media_ssrc, &mut buf).is_ok() {
+            self.stats.keyframe_requests += 1;
+            self.send_rtcp(publisher, buf);
+        }
+    }
+
+    /// Protects an RTCP packet for `to` and queues it.
+    fn send_rtcp(&mut self, to: ParticipantId, mut buf: Vec<u8>) {
+        let Some(p) = self.participants.get_mut(&to) else {
+            return;
+        };
+        let len = buf.len();
+        buf.resize(len + p.crypto.rtcp_overhead(), 0);
+        match p.crypto.protect_rtcp(&mut buf, len) {
+            Ok(n) => {
+                buf.truncate(n);
+                self.transmits.push_back(Transmit {
+                    to,
+                    rtcp: true,
+                    data: buf,
+                });
+            }
+            Err(_) => self.stats.dropped += 1,
+        }
+    }
+
+    /// The next packet to send.
+    #[must_use = "transmits must be sent"]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    #[must_use = "events tell the application about layer switches and speakers"]
+    pub fn poll_event(&mut self) -> Option<RouterEvent> {
+        self.events.pop_front()
+    }
+
+    /// Gives a sent transmit's buffer back for reuse, so forwarding allocates nothing.
+    pub fn recycle(&mut self, mut data: Vec<u8>) {
+        if self.pool.len() < POOL_LIMIT {
+            data.clear();
+            self.pool.push(data);
+        }
+    }
+}
+
+impl<C: MediaCrypto> fmt::Debug for Router<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("participants", &self.participants.len())
+            .field("tracks", &self.tracks.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}

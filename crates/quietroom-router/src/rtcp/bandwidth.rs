@@ -1,0 +1,396 @@
+//! A simple send-side bandwidth estimate per subscriber, used to pick simulcast layers.
+//!
+//! Two inputs: the subscriber's REMB (the latest value is taken as is), and the transport-cc
+//! feedback the subscriber sends about packets the router sent it. From the latter the
+//! estimator computes the acked bitrate (bytes of packets reported received, by send time,
+//! over the last [`ACKED_WINDOW`]), the loss fraction of each feedback, and whether queuing
+//! delay grew within it, then applies:
+//!
+//! * loss above 10 %: estimate = acked × (1 − 0.5 × loss);
+//! * else, queuing delay grew by more than [`DELAY_OVERUSE`] within the feedback:
+//!   estimate = min(estimate, acked × 0.85);
+//! * else, loss below 2 %: estimate = max(estimate, acked × 1.08);
+//! * else (2–10 % loss): hold.
+//!
+//! It is an estimate, not GCC: no Kalman/trendline filter, no probing, no pacing.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::parse::Feedback;
+
+/// Window over which the acked bitrate is measured (by send time).
+pub const ACKED_WINDOW: Duration = Duration::from_millis(500);
+/// Estimates older than this are ignored by [`BandwidthEstimate::estimate_bps`].
+pub const FRESHNESS: Duration = Duration::from_secs(5);
+/// Queuing-delay growth within one feedback above which the path counts as overused.
+pub const DELAY_OVERUSE: Duration = Duration::from_millis(25);
+/// At most this many acked packets are kept for the bitrate window.
+pub const MAX_WINDOW_PACKETS: usize = 8192;
+
+/// Loss above which the estimate is cut in proportion.
+const LOSS_HIGH: f64 = 0.10;
+/// Loss below which the estimate may grow.
+const LOSS_LOW: f64 = 0.02;
+/// Growth factor over the acked bitrate.
+const INCREASE: f64 = 1.08;
+/// Back-off factor on delay overuse.
+const DELAY_BACKOFF: f64 = 0.85;
+/// Shortest span the acked bitrate is computed over while the window is still filling.
+pub const MIN_SPAN: Duration = Duration::from_millis(50);
+
+/// REMB- and transport-cc-based bandwidth estimate for one subscriber. Bounded: at most
+/// [`MAX_WINDOW_PACKETS`] acked packets are remembered.
+#[derive(Debug, Clone, Default)]
+pub struct BandwidthEstimate {
+    remb: Option<(u64, Instant)>,
+    twcc: Option<(u64, Instant)>,
+    /// Acked packets in the window: (send time, bytes).
+    acked: VecDeque<(Instant, usize)>,
+    first_acked_sent: Option<Instant>,
+    acked_bps: Option<u64>,
+    loss: Option<f64>,
+}
+
+impl BandwidthEstimate {
+    /// No estimate yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a REMB of `bps` received at `now`; it replaces any earlier one.
+    pub fn on_remb(&mut self, now: Instant, bps: u64) {
+        self.remb = Some((bps, now));
+    }
+
+    /// Takes in transport-cc feedback received at `now` about packets the router sent;
+    /// `sent(seq)` returns when the packet with that transport sequence number was sent and
+    /// its size, or `None` if unknown (those entries are skipped). Feedback other than
+    /// [`Feedback::TransportCc`] is ignored.
+    pub fn on_twcc_feedback(
+        &mut self,
+        now: Instant,
+        feedback: &Feedback,
+        sent: &dyn Fn(u16) -> Option<(Instant, usize)>,
+    ) {
+        let Feedback::TransportCc { packets, .. } = feedback else {
+            return;
+        };
+        let mut total = 0u32;
+        let mut lost = 0u32;
+        let mut first: Option<(i64, Instant)> = None;
+        let mut max_queue_us = 0i64;
+        for &(seq, arrival) in packets {
+            let Some((sent_at, bytes)) = sent(seq) else {
+                continue;
+            };
+            total += 1;
+            let Some(arrival_us) = arrival else {
+                lost += 1;
+                continue;
+            };
+            self.push_acked(sent_at, bytes);
+            match first {
+                None => first = Some((arrival_us, sent_at)),
+                Some((first_arrival_us, first_sent)) => {
+                    let queue_us = arrival_us
+                        .saturating_sub(first_arrival_us)
+                        .saturating_sub(signed_micros(first_sent, sent_at));
+                    max_queue_us = max_queue_us.max(queue_us);
+                }
+            }
+        }
+        if total == 0 {
+            return;
+        }
+        let loss = f64::from(lost) / f64::from(total);
+        self.loss = Some(loss);
+        self.acked_bps = self.acked_bitrate();
+        let Some(acked) = self.acked_bps else {
+            return;
+        };
+        let acked = acked as f64;
+        let current = self.fresh(self.twcc, now).map(|bps| bps as f64);
+        let overuse = max_queue_us > DELAY_OVERUSE.as_micros() as i64;
+        let estimate = if loss > LOSS_HIGH {
+            acked * (1.0 - 0.5 * loss)
+        } else if overuse {
+            current.unwrap_or(acked).min(acked * DELAY_BACKOFF)
+        } else if loss < LOSS_LOW {
+            current.unwrap_or(0.0).max(acked * INCREASE)
+        } else {
+            current.unwrap_or(acked)
+        };
+        self.twcc = Some((estimate as u64, now));
+    }
+
+    fn push_acked(&mut self, sent_at: Instant, bytes: usize) {
+        if self.acked.len() >= MAX_WINDOW_PACKETS {
+            self.acked.pop_front();
+        }
+        self.acked.push_back((sent_at, bytes));
+        self.first_acked_sent = Some(self.first_acked_sent.map_or(sent_at, |f| f.min(sent_at)));
+    }
+
+    /// Drops acked packets sent more than [`ACKED_WINDOW`] before the newest and returns the
+    /// bitrate of the rest: their bytes over the window once the history is that long; before
+    /// that, the bytes after the oldest packet over the time since it (`None` while that span
+    /// is under [`MIN_SPAN`]).
+    fn acked_bitrate(&mut self) -> Option<u64> {
+        let newest = self.acked.iter().map(|&(t, _)| t).max()?;
+        self.acked
+            .retain(|&(t, _)| newest.saturating_duration_since(t) < ACKED_WINDOW);
+        let bytes: u64 = self.acked.iter().map(|&(_, b)| b as u64).sum();
+        let history = self
+            .first_acked_sent
+            .map_or(Duration::ZERO, |f| newest.saturating_duration_since(f));
+        if history >= ACKED_WINDOW {
+            return Some((bytes as f64 * 8.0 / ACKED_WINDOW.as_secs_f64()) as u64);
+        }
+        let &(oldest, oldest_bytes) = self.acked.iter().min_by_key(|&&(t, _)| t)?;
+        let span = newest.saturating_duration_since(oldest);
+        if span < MIN_SPAN {
+            return None;
+        }
+        let bits = bytes.saturating_sub(oldest_bytes as u64) as f64 * 8.0;
+        Some((bits / span.as_secs_f64()) as u64)
+    }
+
+    fn fresh(&self, value: Option<(u64, Instant)>, now: Instant) -> Option<u64> {
+        value
+            .filter(|&(_, at)| now.saturating_duration_since(at) < FRESHNESS)
+            .map(|(bps, _)| bps)
+    }
+
+    /// The estimate at `now` in bits per second: the smaller of the REMB and the
+    /// transport-cc estimate when both are fresh (younger than [`FRESHNESS`]), whichever is
+    /// fresh otherwise, `None` if neither is.
+    pub fn estimate_bps(&self, now: Instant) -> Option<u64> {
+        match (self.fresh(self.remb, now), self.fresh(self.twcc, now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The latest REMB value, however old.
+    pub fn remb_bps(&self) -> Option<u64> {
+        self.remb.map(|(bps, _)| bps)
+    }
+
+    /// The latest transport-cc-based estimate, however old.
+    pub fn twcc_estimate_bps(&self) -> Option<u64> {
+        self.twcc.map(|(bps, _)| bps)
+    }
+
+    /// The acked bitrate computed at the latest transport-cc feedback.
+    pub fn acked_bitrate_bps(&self) -> Option<u64> {
+        self.acked_bps
+    }
+
+    /// The loss fraction (0.0–1.0) of the latest transport-cc feedback.
+    pub fn loss_fraction(&self) -> Option<f64> {
+        self.loss
+    }
+}
+
+/// Microseconds from `from` to `to`, negative if `to` is earlier, saturating.
+fn signed_micros(from: Instant, to: Instant) -> i64 {
+    let forward = i64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(i64::MAX);
+    let backward =
+        i64::try_from(from.saturating_duration_since(to).as_micros()).unwrap_or(i64::MAX);
+    forward - backward
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtcp::TwccFeedback;
+    use std::collections::HashMap;
+
+    const MS: Duration = Duration::from_millis(1);
+    /// 1250 bytes every 10 ms is 1 Mbit/s.
+    const TEN_MS: Duration = Duration::from_millis(10);
+
+    /// A synthetic sender: 1250-byte packets every `spacing`, fed back every 100 ms.
+    struct Sim {
+        t0: Instant,
+        sent: HashMap<u16, (Instant, usize)>,
+        seq: u16,
+        now: Instant,
+    }
+
+    impl Sim {
+        fn new() -> Self {
+            let t0 = Instant::now();
+            Sim {
+                t0,
+                sent: HashMap::new(),
+                seq: 0,
+                now: t0,
+            }
+        }
+
+        /// Sends for 100 ms, then returns the feedback the receiver would send: `lost(i)`
+        /// says whether packet i is lost, `extra_delay_us(i)` its queuing delay.
+        fn round(
+            &mut self,
+            est: &mut BandwidthEstimate,
+            spacing: Duration,
+            lost: impl Fn(u16) -> bool,
+            extra_delay_us: impl Fn(u32) -> i64,
+        ) {
+            let base = self.seq;
+            let start = self.now;
+            let mut packets = Vec::new();
+            let mut i = 0u32;
+            while start + spacing * i < start + 100 * MS {
+                let sent_at = start + spacing * i;
+                self.sent.insert(self.seq, (sent_at, 1250));
+                let offset_us = sent_at.duration_since(self.t0).as_micros() as i64;
+                let arrival = (!lost(self.seq)).then(|| offset_us + 20_000 + extra_delay_us(i));
+                packets.push((self.seq, arrival));
+                self.seq = self.seq.wrapping_add(1);
+                i += 1;
+            }
+            self.now = start + 100 * MS;
+            let fb: Feedback = TwccFeedback {
+                base_sequence: base,
+                packets,
+                ..TwccFeedback::default()
+            }
+            .into();
+            let sent = self.sent.clone();
+            est.on_twcc_feedback(self.now + 20 * MS, &fb, &move |s| sent.get(&s).copied());
+        }
+    }
+
+    fn near(value: u64, target: f64, tolerance: f64) -> bool {
+        (value as f64 - target).abs() <= target * tolerance
+    }
+
+    #[test]
+    fn remb_only_and_freshness() {
+        let t0 = Instant::now();
+        let mut est = BandwidthEstimate::new();
+        assert_eq!(est.estimate_bps(t0), None);
+        est.on_remb(t0, 2_000_000);
+        assert_eq!(est.estimate_bps(t0 + MS), Some(2_000_000));
+        est.on_remb(t0 + MS, 1_000_000);
+        assert_eq!(est.estimate_bps(t0 + 2 * MS), Some(1_000_000));
+        assert_eq!(est.estimate_bps(t0 + MS + FRESHNESS), None);
+        assert_eq!(est.remb_bps(), Some(1_000_000));
+    }
+
+    #[test]
+    fn steady_clean_path_grows_over_acked() {
+        let mut sim = Sim::new();
+        let mut est = BandwidthEstimate::new();
+        for _ in 0..20 {
+            sim.round(&mut est, TEN_MS, |_| false, |_| 0);
+        }
+        let acked = est.acked_bitrate_bps().unwrap();
+        assert!(near(acked, 1_000_000.0, 0.05), "{acked}");
+        assert_eq!(est.loss_fraction(), Some(0.0));
+        let e = est.estimate_bps(sim.now + 20 * MS).unwrap();
+        assert!(near(e, 1_080_000.0, 0.06), "{e}");
+    }
+
+    #[test]
+    fn heavy_loss_cuts() {
+        let mut sim = Sim::new();
+        let mut est = BandwidthEstimate::new();
+        for _ in 0..10 {
+            sim.round(&mut est, TEN_MS, |_| false, |_| 0);
+        }
+        let before = est.estimate_bps(sim.now + 20 * MS).unwrap();
+        // Every fifth packet lost: 20 %.
+        for _ in 0..6 {
+            sim.round(&mut est, TEN_MS, |s| s % 5 == 0, |_| 0);
+        }
+        let loss = est.loss_fraction().unwrap();
+        assert!((loss - 0.2).abs() < 0.05, "{loss}");
+        let acked = est.acked_bitrate_bps().unwrap();
+        assert!(near(acked, 800_000.0, 0.06), "{acked}");
+        let e = est.twcc_estimate_bps().unwrap();
+        assert!(near(e, acked as f64 * (1.0 - 0.5 * loss), 0.01), "{e}");
+        assert!(e < before);
+    }
+
+    #[test]
+    fn moderate_loss_holds() {
+        let mut sim = Sim::new();
+        let mut est = BandwidthEstimate::new();
+        for _ in 0..10 {
+            sim.round(&mut est, TEN_MS, |_| false, |_| 0);
+        }
+        let before = est.twcc_estimate_bps().unwrap();
+        // One packet in twenty lost: 5 %.
+        sim.round(&mut est, 5 * MS, |s| s % 20 == 3, |_| 0);
+        assert_eq!(est.loss_fraction(), Some(0.05));
+        assert_eq!(est.twcc_estimate_bps(), Some(before));
+    }
+
+    #[test]
+    fn growing_delay_backs_off() {
+        let mut sim = Sim::new();
+        let mut est = BandwidthEstimate::new();
+        for _ in 0..10 {
+            sim.round(&mut est, TEN_MS, |_| false, |_| 0);
+        }
+        // Queue grows 4 ms per packet: about 40 ms within the feedback.
+        sim.round(&mut est, TEN_MS, |_| false, |i| i64::from(i) * 4000);
+        let acked = est.acked_bitrate_bps().unwrap() as f64;
+        let e = est.twcc_estimate_bps().unwrap();
+        assert!(e as f64 <= acked * DELAY_BACKOFF + 1.0, "{e} vs {acked}");
+    }
+
+    #[test]
+    fn min_of_remb_and_twcc() {
+        let mut sim = Sim::new();
+        let mut est = BandwidthEstimate::new();
+        for _ in 0..10 {
+            sim.round(&mut est, TEN_MS, |_| false, |_| 0);
+        }
+        let now = sim.now + 20 * MS;
+        let twcc = est.twcc_estimate_bps().unwrap();
+        est.on_remb(now, 300_000);
+        assert_eq!(est.estimate_bps(now), Some(300_000));
+        est.on_remb(now, 50_000_000);
+        assert_eq!(est.estimate_bps(now), Some(twcc));
+        // A stale TWCC estimate leaves the REMB.
+        assert_eq!(est.estimate_bps(now + FRESHNESS), None);
+        est.on_remb(now + FRESHNESS, 700_000);
+        assert_eq!(est.estimate_bps(now + FRESHNESS), Some(700_000));
+    }
+
+    #[test]
+    fn unknown_packets_and_other_feedback_are_ignored() {
+        let t0 = Instant::now();
+        let mut est = BandwidthEstimate::new();
+        est.on_twcc_feedback(t0, &Feedback::Bye { ssrcs: vec![1] }, &|_| None);
+        let fb: Feedback = TwccFeedback {
+            packets: vec![(0, Some(0)), (1, None)],
+            ..TwccFeedback::default()
+        }
+        .into();
+        est.on_twcc_feedback(t0, &fb, &|_| None);
+        assert_eq!(est.estimate_bps(t0), None);
+        assert_eq!(est.loss_fraction(), None);
+    }
+
+    #[test]
+    fn window_is_bounded() {
+        let t0 = Instant::now();
+        let mut est = BandwidthEstimate::new();
+        let packets: Vec<(u16, Option<i64>)> = (0..=u16::MAX).map(|s| (s, Some(0))).collect();
+        let fb: Feedback = TwccFeedback {
+            packets,
+            ..TwccFeedback::default()
+        }
+        .into();
+        // The last 8192 are sent within 82 ms: none ages out of the window, the cap holds.
+        est.on_twcc_feedback(t0, &fb, &|s| Some((t0 + MS * u32::from(s / 100), 100)));
+        assert_eq!(est.acked.len(), MAX_WINDOW_PACKETS);
+        assert!(est.estimate_bps(t0).is_some());
+    }
+}

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `srtp` (default) | [`srtp`] | `quietroom-srtp`: SRTP/SRTCP in place and the DTLS-SRTP handshake |
 //! | `chat` (default) | [`chat`] | `quietroom-chat`: ephemeral, bounded meeting chat |
+//! | `router` (default) | [`router`] | `quietroom-router`: the SFU core (in progress) |
 //! | `turn` (default) | [`turn`] | `quietroom-turn`: TURN relay and STUN server, sans-IO core and tokio driver |
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,10 @@ pub use quietroom_srtp as srtp;
 #[cfg(feature = "chat")]
 #[doc(inline)]
 pub use quietroom_chat as chat;
+
+#[cfg(feature = "router")]
+#[doc(inline)]
+pub use quietroom_router as router;
 
 #[cfg(feature = "turn")]
 #[doc(inline)]

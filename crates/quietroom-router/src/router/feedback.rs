@@ -180,7 +180,8 @@ impl<C: MediaCrypto> Router<C> {
         }
     }
 
-    /// Runs what is due at `now`: active-speaker evaluation, and every
+    /// Runs what is due at `now`: active-speaker evaluation, transport-wide CC feedback, and
+    /// every
     /// [`RouterConfig::report_interval`] receiver reports to publishers and translated sender
     /// reports to subscribers. Calling it early or often is harmless.
     ///
@@ -191,6 +192,7 @@ impl<C: MediaCrypto> Router<C> {
                 participant: speaker,
             });
         }
+        self.send_transport_feedback(now);
         let due = self.next_report.is_none_or(|t| now >= t);
         if !due {
             return;
@@ -203,10 +205,41 @@ impl<C: MediaCrypto> Router<C> {
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
     #[must_use = "reports and speaker detection run only when handle_timeout is called"]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.next_report, self.speaker.next_evaluation()]
+        let twcc = self
+            .participants
+            .values()
+            .filter_map(|p| p.twcc.poll_timeout())
+            .min();
+        [self.next_report, self.speaker.next_evaluation(), twcc]
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// Transport-wide CC feedback (draft-holmer-rmcat-transport-wide-cc-extensions) to each
+    /// participant whose packets carry the transport-wide sequence number, so its sender-side
+    /// congestion control can work.
+    fn send_transport_feedback(&mut self, now: Instant) {
+        let mut out = Vec::new();
+        for (id, p) in &mut self.participants {
+            let media_ssrc = p
+                .published
+                .first()
+                .and_then(|t| self.tracks.get(t))
+                .and_then(|t| t.layers.first())
+                .and_then(|l| l.ssrc)
+                .unwrap_or(0);
+            loop {
+                let mut buf = Vec::new();
+                match p.twcc.poll_feedback(now, ROUTER_SSRC, media_ssrc, &mut buf) {
+                    Ok(true) => out.push((*id, buf)),
+                    _ => break,
+                }
+            }
+        }
+        for (to, buf) in out {
+            self.send_rtcp(to, buf);
+        }
     }
 
     fn send_receiver_reports(&mut self, now: Instant) {

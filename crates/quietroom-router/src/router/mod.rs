@@ -29,7 +29,7 @@ use crate::RouterError;
 use crate::cache::PacketCache;
 use crate::codec::is_keyframe;
 use crate::munger::Munger;
-use crate::rtcp::{ReceiveStats, SrInfo};
+use crate::rtcp::{ReceiveStats, SrInfo, TwccRecorder};
 use crate::rtp::{self, RtpHeader};
 use speaker::SpeakerDetector;
 
@@ -127,24 +127,55 @@ struct Subscription {
     rtx: Option<(u32, u8, u16)>,
 }
 
+/// A hasher for the router's own ids (small integers chosen by the application, not by
+/// remote peers): a multiplicative hash keeps the per-packet, per-subscriber lookups cheap.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+/// A map keyed by router ids.
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// One forwarded packet: (output sequence, layer index, input sequence, output timestamp).
 type Sent = (u16, usize, u16, u32);
 
 struct Participant<C> {
     crypto: C,
     published: Vec<TrackId>,
-    subscriptions: HashMap<TrackId, Subscription>,
+    subscriptions: IdMap<TrackId, Subscription>,
     /// Latest bandwidth estimate for what we send this participant, in bits per second.
     estimate_bps: Option<u64>,
+    /// Arrivals of this participant's packets by transport-wide sequence number, for the
+    /// transport-wide CC feedback the router sends it.
+    twcc: TwccRecorder,
 }
 
 /// The SFU core. Generic over the [`MediaCrypto`] of each participant's session, so the
 /// SRTP implementation can be swapped.
 pub struct Router<C: MediaCrypto> {
     config: RouterConfig,
-    participants: HashMap<ParticipantId, Participant<C>>,
-    tracks: HashMap<TrackId, Track>,
-    by_ssrc: HashMap<(ParticipantId, u32), (TrackId, usize)>,
+    participants: IdMap<ParticipantId, Participant<C>>,
+    tracks: IdMap<TrackId, Track>,
+    by_ssrc: IdMap<(ParticipantId, u32), (TrackId, usize)>,
     speaker: SpeakerDetector,
     next_report: Option<Instant>,
     transmits: VecDeque<Transmit>,
@@ -166,9 +197,9 @@ impl<C: MediaCrypto> Router<C> {
         Router {
             speaker: SpeakerDetector::new(config.speaker_interval),
             config,
-            participants: HashMap::new(),
-            tracks: HashMap::new(),
-            by_ssrc: HashMap::new(),
+            participants: IdMap::default(),
+            tracks: IdMap::default(),
+            by_ssrc: IdMap::default(),
             next_report: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -210,8 +241,9 @@ impl<C: MediaCrypto> Router<C> {
             Participant {
                 crypto,
                 published: Vec::new(),
-                subscriptions: HashMap::new(),
+                subscriptions: IdMap::default(),
                 estimate_bps: None,
+                twcc: TwccRecorder::with_interval(self.config.twcc_interval),
             },
         );
         Ok(())
@@ -544,6 +576,15 @@ impl<C: MediaCrypto> Router<C> {
         let header = RtpHeader::parse(packet)?;
         let (track_id, index) = self.locate(from, &header, packet)?;
         self.stats.received += 1;
+        let transport_seq = self
+            .tracks
+            .get(&track_id)
+            .and_then(|t| t.config.extensions.transport_cc)
+            .and_then(|id| header.extension(packet, id))
+            .and_then(rtp::transport_sequence);
+        if let (Some(seq), Some(p)) = (transport_seq, self.participants.get_mut(&from)) {
+            p.twcc.record(seq, now);
+        }
         let Router {
             tracks,
             participants,

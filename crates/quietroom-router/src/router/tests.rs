@@ -480,3 +480,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn transport_wide_cc_feedback_goes_back_to_the_publisher() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut track = video_track(&[0x100]);
+    track.extensions.transport_cc = Some(3);
+    router.publish(alice.id, TrackId(1), track).unwrap();
+    drain(&mut router);
+    for i in 0..20u16 {
+        let mut h = header(0x100, i, 3000 * u32::from(i));
+        h.set_extension(3, Bytes::from((100 + i).to_be_bytes().to_vec()))
+            .unwrap();
+        alice
+            .send_rtp(
+                &mut router,
+                t0 + Duration::from_millis(5 * u64::from(i)),
+                h,
+                vp8(i == 0, 0),
+            )
+            .unwrap();
+    }
+    let due = router.poll_timeout().unwrap();
+    router.handle_timeout(due.max(t0 + Duration::from_millis(200)));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    let reported: Vec<u16> = rtcp
+        .iter()
+        .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+        .filter_map(|f| match f {
+            crate::rtcp::Feedback::TransportCc { packets, .. } => Some(packets),
+            _ => None,
+        })
+        .flatten()
+        .filter(|(_, arrival)| arrival.is_some())
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(reported, (100..120).collect::<Vec<u16>>());
+}

@@ -235,7 +235,7 @@ pub fn parse_compound(bytes: &[u8]) -> Result<Vec<Feedback>, RouterError> {
         if packet_type == 205 && b0 & 0x1f == 15 {
             // Transport-cc: refuse an over-budget status count before rtc-rtcp allocates a
             // delta slot for each announced status.
-            if let Some(&[hi, lo]) = rest.get(14..16)
+            if let Some(&[hi, lo]) = rest.get(..len).and_then(|p| p.get(14..16))
                 && usize::from(u16::from_be_bytes([hi, lo])) > twcc_budget
             {
                 return Err(twcc_over_budget());

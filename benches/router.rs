@@ -1,0 +1,192 @@
+//! SFU fan-out: one publisher's 1200-byte video packets forwarded to 10, 50 and 200
+//! subscribers, SRTP AEAD_AES_128_GCM on ingress and egress, against the bare cost of one
+//! SRTP protect of the same packet per subscriber (the limit), in the same run. Heap
+//! allocations per forwarded packet are counted with dhat over a measured batch.
+//!
+//! `cargo bench --bench router`, then `python3 scripts/bench_ratios.py` (it prints the
+//! `router_fanout_*` groups too).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    missing_docs
+)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use quietroom::router::codec::Codec;
+use quietroom::router::{
+    ExtensionIds, Kind, LayerConfig, ParticipantId, Router, RouterConfig, TrackConfig, TrackId,
+};
+use quietroom::srtp::{MediaCrypto, Profile, Role, SrtpConfig, SrtpSession};
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+const PAYLOAD: usize = 1200;
+const BATCH: usize = 256;
+
+fn session(n: u64, role: Role) -> SrtpSession {
+    let material: Vec<u8> = (0..56).map(|i| (i as u64 * 13 + n) as u8).collect();
+    SrtpSession::from_keying_material(
+        Profile::AeadAes128Gcm,
+        &material,
+        role,
+        SrtpConfig::default(),
+    )
+    .unwrap()
+}
+
+fn rtp(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
+    p.extend_from_slice(&0x100u32.to_be_bytes());
+    // VP8: keyframe on the first packet so subscribers start receiving.
+    p.extend_from_slice(&[0x10, if seq == 0 { 0x00 } else { 0x01 }]);
+    p.resize(12 + PAYLOAD, 0x5A);
+    p
+}
+
+struct Room {
+    router: Router<SrtpSession>,
+    publisher: SrtpSession,
+    seq: u16,
+    now: Instant,
+}
+
+fn room(subscribers: u64) -> Room {
+    let mut router = Router::new(RouterConfig::default());
+    router
+        .add_participant(ParticipantId(0), session(0, Role::Server))
+        .unwrap();
+    let track = TrackConfig {
+        kind: Kind::Video,
+        codec: Codec::Vp8,
+        clock_rate: 90_000,
+        layers: vec![LayerConfig {
+            ssrc: Some(0x100),
+            rid: None,
+            spatial: 0,
+            bitrate_bps: 1_000_000,
+        }],
+        extensions: ExtensionIds::default(),
+    };
+    router.publish(ParticipantId(0), TrackId(1), track).unwrap();
+    let now = Instant::now();
+    for s in 1..=subscribers {
+        router
+            .add_participant(ParticipantId(s), session(s, Role::Server))
+            .unwrap();
+        router
+            .subscribe(now, ParticipantId(s), TrackId(1), 0x1000 + s as u32)
+            .unwrap();
+    }
+    let mut room = Room {
+        router,
+        publisher: session(0, Role::Client),
+        seq: 0,
+        now,
+    };
+    // Warm up: the first keyframe starts every subscription and fills the buffer pool.
+    for _ in 0..2 {
+        let mut batch = room.batch();
+        room.forward(&mut batch);
+    }
+    room
+}
+
+impl Room {
+    /// `BATCH` packets protected by the publisher (untimed).
+    fn batch(&mut self) -> Vec<Vec<u8>> {
+        (0..BATCH)
+            .map(|_| {
+                let mut p = rtp(self.seq);
+                self.seq = self.seq.wrapping_add(1);
+                let len = p.len();
+                p.resize(len + 16, 0);
+                let n = self.publisher.protect_rtp(&mut p, len).unwrap();
+                p.truncate(n);
+                p
+            })
+            .collect()
+    }
+
+    /// Forwards a batch, as a driver would: each transmit is taken, "sent" and recycled.
+    fn forward(&mut self, batch: &mut [Vec<u8>]) {
+        for packet in batch.iter_mut() {
+            self.now += Duration::from_micros(100);
+            self.router
+                .handle_rtp(self.now, ParticipantId(0), packet)
+                .unwrap();
+            while let Some(t) = self.router.poll_transmit() {
+                black_box(&t.data);
+                self.router.recycle(t.data);
+            }
+        }
+    }
+}
+
+fn fan_out(c: &mut Criterion) {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    for n in [10u64, 50, 200] {
+        let mut g = c.benchmark_group(format!("router_fanout_{n}"));
+        g.throughput(Throughput::Elements(n));
+        let mut r = room(n);
+
+        // Allocations per forwarded packet, counted over one batch.
+        let mut batch = r.batch();
+        let before = dhat::HeapStats::get().total_blocks;
+        r.forward(&mut batch);
+        let allocations = dhat::HeapStats::get().total_blocks - before;
+        println!(
+            "router_fanout_{n}: {allocations} heap allocations for {} forwarded packets",
+            BATCH as u64 * n
+        );
+
+        g.bench_function("router", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut done = 0u64;
+                while done < iters {
+                    let mut batch = r.batch();
+                    let take = (iters - done).min(BATCH as u64) as usize;
+                    let start = Instant::now();
+                    r.forward(&mut batch[..take]);
+                    total += start.elapsed();
+                    done += take as u64;
+                }
+                total
+            })
+        });
+
+        // The limit: per input packet, one copy and one SRTP protect per subscriber.
+        let mut contexts: Vec<SrtpSession> = (1..=n).map(|s| session(s, Role::Server)).collect();
+        let plain = rtp(1);
+        let mut buf = vec![0u8; plain.len() + 16];
+        let mut seq = 0u16;
+        g.bench_function("protect-limit", |b| {
+            b.iter(|| {
+                seq = seq.wrapping_add(1);
+                for ctx in contexts.iter_mut() {
+                    buf[..plain.len()].copy_from_slice(&plain);
+                    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+                    black_box(ctx.protect_rtp(&mut buf, plain.len()).unwrap());
+                }
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    targets = fan_out
+}
+criterion_main!(benches);

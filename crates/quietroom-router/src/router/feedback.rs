@@ -58,7 +58,22 @@ impl<C: MediaCrypto> Router<C> {
                     }
                 }
                 Feedback::Remb { bitrate_bps, .. } => {
-                    self.set_bandwidth_estimate(now, from, bitrate_bps);
+                    if let Some(p) = self.participants.get_mut(&from) {
+                        p.bandwidth.on_remb(now, bitrate_bps);
+                    }
+                    self.update_estimate(now, from);
+                }
+                fb @ Feedback::TransportCc { .. } => {
+                    if let Some(p) = self.participants.get_mut(&from) {
+                        let sent = &p.twcc_sent;
+                        let lookup = |seq: u16| {
+                            sent[usize::from(seq) % SENT_HISTORY]
+                                .filter(|(s, _, _)| *s == seq)
+                                .map(|(_, at, bytes)| (at, bytes))
+                        };
+                        p.bandwidth.on_twcc_feedback(now, &fb, &lookup);
+                    }
+                    self.update_estimate(now, from);
                 }
                 Feedback::SenderReport {
                     ssrc,
@@ -72,13 +87,34 @@ impl<C: MediaCrypto> Router<C> {
         Ok(())
     }
 
+    /// Re-selects `participant`'s layers from its REMB and transport-wide CC feedback.
+    ///
+    /// The transport-wide estimate is derived from what was acknowledged, so it only ever
+    /// tracks the rate already sent; it is used to move *down* when the feedback shows
+    /// congestion (more than 2% loss), never as a cap that would stop a layer going up.
+    /// Moving up follows REMB.
+    fn update_estimate(&mut self, now: Instant, participant: ParticipantId) {
+        let estimate = self.participants.get(&participant).and_then(|p| {
+            let remb = p.bandwidth.remb_bps();
+            let congested = p.bandwidth.loss_fraction().is_some_and(|loss| loss > 0.02);
+            let twcc = p.bandwidth.twcc_estimate_bps().filter(|_| congested);
+            match (remb, twcc) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        });
+        if let Some(bps) = estimate {
+            self.set_bandwidth_estimate(now, participant, bps);
+        }
+    }
+
     /// A subscriber asked for a keyframe of the stream it receives as `out_ssrc`.
     fn forward_keyframe_request(&mut self, now: Instant, subscriber: ParticipantId, out_ssrc: u32) {
         let found = self.participants.get(&subscriber).and_then(|p| {
             p.subscriptions
                 .iter()
                 .find(|(_, s)| s.munger.out_ssrc() == out_ssrc)
-                .and_then(|(track, s)| s.current.or(s.target).map(|layer| (*track, layer)))
+                .and_then(|(track, s)| s.target.or(s.current).map(|layer| (*track, layer)))
         });
         if let Some((track, layer)) = found {
             self.request_keyframe(now, track, layer);
@@ -193,6 +229,7 @@ impl<C: MediaCrypto> Router<C> {
             });
         }
         self.send_transport_feedback(now);
+        self.send_pending_keyframe_requests(now);
         let due = self.next_report.is_none_or(|t| now >= t);
         if !due {
             return;
@@ -210,10 +247,43 @@ impl<C: MediaCrypto> Router<C> {
             .values()
             .filter_map(|p| p.twcc.poll_timeout())
             .min();
-        [self.next_report, self.speaker.next_evaluation(), twcc]
-            .into_iter()
-            .flatten()
-            .min()
+        let interval = self.config.keyframe_request_interval;
+        let keyframes = self
+            .tracks
+            .values()
+            .flat_map(|t| &t.layers)
+            .filter(|l| l.keyframe_pending)
+            .filter_map(|l| l.last_keyframe_request.map(|at| at + interval))
+            .min();
+        [
+            self.next_report,
+            self.speaker.next_evaluation(),
+            twcc,
+            keyframes,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Sends the keyframe requests the throttle held back, once it allows.
+    fn send_pending_keyframe_requests(&mut self, now: Instant) {
+        let interval = self.config.keyframe_request_interval;
+        let due: Vec<(super::TrackId, usize)> = self
+            .tracks
+            .iter()
+            .flat_map(|(id, t)| {
+                t.layers.iter().enumerate().filter_map(move |(i, l)| {
+                    let ready = l.keyframe_pending
+                        && l.last_keyframe_request
+                            .is_none_or(|at| now.saturating_duration_since(at) >= interval);
+                    ready.then_some((*id, i))
+                })
+            })
+            .collect();
+        for (track, layer) in due {
+            self.request_keyframe(now, track, layer);
+        }
     }
 
     /// Transport-wide CC feedback (draft-holmer-rmcat-transport-wide-cc-extensions) to each

@@ -29,7 +29,7 @@ use crate::RouterError;
 use crate::cache::PacketCache;
 use crate::codec::is_keyframe;
 use crate::munger::Munger;
-use crate::rtcp::{ReceiveStats, SrInfo, TwccRecorder};
+use crate::rtcp::{BandwidthEstimate, ReceiveStats, SrInfo, TwccRecorder};
 use crate::rtp::{self, RtpHeader};
 use speaker::SpeakerDetector;
 
@@ -97,6 +97,8 @@ struct Layer {
     sr: SrInfo,
     cache: Option<PacketCache>,
     last_keyframe_request: Option<Instant>,
+    /// A keyframe request held back by the throttle, to send when it allows.
+    keyframe_pending: bool,
     /// The publisher's latest sender report for this layer: (NTP time, RTP time).
     last_sr: Option<(u64, u32)>,
 }
@@ -167,6 +169,12 @@ struct Participant<C> {
     /// Arrivals of this participant's packets by transport-wide sequence number, for the
     /// transport-wide CC feedback the router sends it.
     twcc: TwccRecorder,
+    /// REMB and transport-wide CC feedback about what the router sends this participant.
+    bandwidth: BandwidthEstimate,
+    /// The next transport-wide sequence number of what the router sends this participant,
+    /// and what was sent under each recent one: (sequence, time, bytes).
+    twcc_out_seq: u16,
+    twcc_sent: Box<[Option<(u16, Instant, usize)>]>,
 }
 
 /// The SFU core. Generic over the [`MediaCrypto`] of each participant's session, so the
@@ -244,6 +252,9 @@ impl<C: MediaCrypto> Router<C> {
                 subscriptions: IdMap::default(),
                 estimate_bps: None,
                 twcc: TwccRecorder::with_interval(self.config.twcc_interval),
+                bandwidth: BandwidthEstimate::new(),
+                twcc_out_seq: 0,
+                twcc_sent: vec![None; SENT_HISTORY].into_boxed_slice(),
             },
         );
         Ok(())
@@ -263,7 +274,14 @@ impl<C: MediaCrypto> Router<C> {
                 t.subscribers.retain(|s| *s != id);
             }
         }
-        self.transmits.retain(|t| t.to != id);
+        let (gone, kept): (VecDeque<Transmit>, VecDeque<Transmit>) =
+            std::mem::take(&mut self.transmits)
+                .into_iter()
+                .partition(|t| t.to == id);
+        self.transmits = kept;
+        for t in gone {
+            self.recycle(t.data);
+        }
         self.speaker.forget(id);
     }
 
@@ -314,6 +332,7 @@ impl<C: MediaCrypto> Router<C> {
                     )
                 }),
                 last_keyframe_request: None,
+                keyframe_pending: false,
                 last_sr: None,
             })
             .collect::<Vec<_>>();
@@ -576,6 +595,9 @@ impl<C: MediaCrypto> Router<C> {
         let header = RtpHeader::parse(packet)?;
         let (track_id, index) = self.locate(from, &header, packet)?;
         self.stats.received += 1;
+        if self.next_report.is_none() {
+            self.next_report = Some(now + self.config.report_interval);
+        }
         let transport_seq = self
             .tracks
             .get(&track_id)
@@ -607,7 +629,11 @@ impl<C: MediaCrypto> Router<C> {
                 if let Some(cache) = layer.cache.as_mut() {
                     cache.insert(header.sequence, packet, now);
                 }
-                is_keyframe(track.config.codec, header.payload(packet))
+                let keyframe = is_keyframe(track.config.codec, header.payload(packet));
+                if keyframe {
+                    layer.keyframe_pending = false;
+                }
+                keyframe
             }
             Kind::Audio => {
                 if let Some(level) = track
@@ -658,6 +684,17 @@ impl<C: MediaCrypto> Router<C> {
             rtp::set_sequence(&mut buf, rewrite.sequence)?;
             rtp::set_timestamp(&mut buf, rewrite.timestamp)?;
             rtp::set_ssrc(&mut buf, sub.munger.out_ssrc())?;
+            // A transport-wide sequence number of the subscriber's own, for its congestion
+            // feedback (the extension id is the same on both legs).
+            if let Some(id) = track.config.extensions.transport_cc
+                && header.extension(packet, id).is_some_and(|v| v.len() == 2)
+            {
+                let seq = p.twcc_out_seq;
+                if rtp::set_extension(&mut buf, &header, id, &seq.to_be_bytes()).is_ok() {
+                    p.twcc_sent[usize::from(seq) % SENT_HISTORY] = Some((seq, now, len));
+                    p.twcc_out_seq = seq.wrapping_add(1);
+                }
+            }
             let slot = usize::from(rewrite.sequence) % SENT_HISTORY;
             sub.sent[slot] = Some((rewrite.sequence, index, header.sequence, rewrite.timestamp));
             sub.last_timestamps = Some((header.timestamp, rewrite.timestamp));
@@ -745,9 +782,12 @@ impl<C: MediaCrypto> Router<C> {
         if l.last_keyframe_request
             .is_some_and(|at| now.saturating_duration_since(at) < interval)
         {
+            // Held back, not dropped: `handle_timeout` sends it when the interval allows.
+            l.keyframe_pending = true;
             return;
         }
         l.last_keyframe_request = Some(now);
+        l.keyframe_pending = false;
         let mut buf = self.pool.pop().unwrap_or_default();
         buf.clear();
         if crate::rtcp::build::pli(ROUTER_SSRC, media_ssrc, &mut buf).is_ok() {

@@ -519,3 +519,80 @@ fn transport_wide_cc_feedback_goes_back_to_the_publisher() {
         .collect();
     assert_eq!(reported, (100..120).collect::<Vec<u16>>());
 }
+
+#[test]
+fn transport_wide_cc_from_a_subscriber_moves_its_layer_down() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    let layers = [0x100u32, 0x200, 0x300];
+    let mut track = video_track(&layers);
+    track.extensions.transport_cc = Some(3);
+    router.publish(alice.id, TrackId(1), track).unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    router.set_bandwidth_estimate(t0, bob.id, 5_000_000);
+    drain(&mut router);
+    let mut recorder = crate::rtcp::TwccRecorder::with_interval(Duration::from_millis(100));
+    let mut now = t0;
+    let mut twcc = 0u16;
+    let mut plis_for_layer0 = 0;
+    let mut received = 0u32;
+    for frame in 0..40u32 {
+        now += Duration::from_millis(33);
+        for (i, ssrc) in layers.iter().enumerate() {
+            let mut h = header(*ssrc, frame as u16, 3000 * frame);
+            h.set_extension(3, Bytes::from(twcc.to_be_bytes().to_vec()))
+                .unwrap();
+            twcc = twcc.wrapping_add(1);
+            alice
+                .send_rtp(&mut router, now, h, vp8(frame % 10 == 0, i as u8))
+                .unwrap();
+        }
+        let out = drain(&mut router);
+        let (_, rtcp) = alice.receive(&out);
+        plis_for_layer0 += rtcp
+            .iter()
+            .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+            .filter(|f| {
+                matches!(
+                    f,
+                    crate::rtcp::Feedback::Pli {
+                        media_ssrc: 0x100,
+                        ..
+                    }
+                )
+            })
+            .count();
+        // Bob's link loses every other packet; his client reports what arrived.
+        for p in &bob.receive(&out).0 {
+            received += 1;
+            if received % 2 == 0 || frame < 10 {
+                if let Some(v) = p.header.get_extension(3) {
+                    recorder.record(u16::from_be_bytes([v[0], v[1]]), now);
+                }
+            }
+        }
+        let mut fb = Vec::new();
+        while recorder.poll_feedback(now, 0xB0B0, 0xB0B, &mut fb).unwrap() {}
+        if !fb.is_empty() {
+            bob.send_rtcp(&mut router, now, &fb);
+        }
+        router.handle_timeout(now);
+    }
+    assert!(
+        plis_for_layer0 >= 1,
+        "the estimate fell and layer 0 was requested"
+    );
+    let switched: Vec<u8> = std::iter::from_fn(|| router.poll_event())
+        .filter_map(|e| match e {
+            RouterEvent::LayerSwitched { spatial, .. } => Some(spatial),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        switched.last(),
+        Some(&0),
+        "ends on the lowest layer: {switched:?}"
+    );
+}

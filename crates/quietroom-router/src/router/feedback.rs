@@ -79,8 +79,13 @@ impl<C: MediaCrypto> Router<C> {
                     ssrc,
                     ntp_time,
                     rtp_time,
+                    reports,
                     ..
-                } => self.record_sender_report(now, from, ssrc, ntp_time, rtp_time),
+                } => {
+                    self.record_sender_report(now, from, ssrc, ntp_time, rtp_time);
+                    self.measure_rtt(now, from, &reports);
+                }
+                Feedback::ReceiverReport { reports, .. } => self.measure_rtt(now, from, &reports),
                 _ => {}
             }
         }
@@ -155,8 +160,8 @@ impl<C: MediaCrypto> Router<C> {
         let Some(track) = tracks.get_mut(track_id) else {
             return;
         };
-        // Without an RTT measurement, pace resends at 100 ms.
-        let rtt = Duration::from_millis(100);
+        // Paced by the measured round-trip time; 100 ms until one is known.
+        let rtt = p.rtt.unwrap_or(Duration::from_millis(100));
         for &seq in lost {
             let Some((sent_seq, layer, in_seq, out_ts)) = sub.sent[usize::from(seq) % SENT_HISTORY]
             else {
@@ -193,6 +198,26 @@ impl<C: MediaCrypto> Router<C> {
                     });
                 }
                 Err(_) => stats.dropped += 1,
+            }
+        }
+    }
+
+    /// RTT from report blocks about our sender reports: now − (when the SR whose NTP middle
+    /// bits are LSR was sent) − DLSR.
+    fn measure_rtt(&mut self, now: Instant, from: ParticipantId, reports: &[rtcp::ReportBlock]) {
+        let Some(p) = self.participants.get_mut(&from) else {
+            return;
+        };
+        for block in reports {
+            if block.last_sr == 0 {
+                continue;
+            }
+            let Some((_, sent)) = p.sr_sent.iter().flatten().find(|(lsr, _)| *lsr == block.last_sr) else {
+                continue;
+            };
+            let held = Duration::from_nanos(u64::from(block.delay_since_last_sr) * 1_000_000_000 / 65_536);
+            if let Some(rtt) = now.saturating_duration_since(*sent).checked_sub(held) {
+                p.rtt = Some(rtt.max(Duration::from_millis(1)));
             }
         }
     }
@@ -236,7 +261,7 @@ impl<C: MediaCrypto> Router<C> {
         }
         self.next_report = Some(now + self.config.report_interval);
         self.send_receiver_reports(now);
-        self.send_sender_reports();
+        self.send_sender_reports(now);
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
@@ -335,7 +360,7 @@ impl<C: MediaCrypto> Router<C> {
 
     /// Sender reports for what each subscriber receives: the publisher's NTP↔RTP mapping,
     /// moved to the subscriber's output timestamps.
-    fn send_sender_reports(&mut self) {
+    fn send_sender_reports(&mut self, now: Instant) {
         let mut out = Vec::new();
         for (id, p) in &self.participants {
             for (track_id, sub) in &p.subscriptions {
@@ -362,11 +387,20 @@ impl<C: MediaCrypto> Router<C> {
                     &mut buf,
                 );
                 if report.is_ok() {
-                    out.push((*id, buf));
+                    out.push((*id, buf, ((ntp >> 16) & 0xFFFF_FFFF) as u32));
                 }
             }
         }
-        for (to, buf) in out {
+        for (to, buf, middle) in out {
+            if let Some(p) = self.participants.get_mut(&to) {
+                let oldest = p
+                    .sr_sent
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| e.map(|(_, at)| at))
+                    .map_or(0, |(i, _)| i);
+                p.sr_sent[oldest] = Some((middle, now));
+            }
             self.send_rtcp(to, buf);
         }
     }

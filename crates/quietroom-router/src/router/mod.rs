@@ -175,6 +175,11 @@ struct Participant<C> {
     /// and what was sent under each recent one: (sequence, time, bytes).
     twcc_out_seq: u16,
     twcc_sent: Box<[Option<(u16, Instant, usize)>]>,
+    /// Sender reports recently sent to this participant, (middle 32 bits of their NTP time,
+    /// when), to measure the round-trip time from its receiver reports (RFC 3550 §6.4.1).
+    sr_sent: [Option<(u32, Instant)>; 8],
+    /// The latest round-trip time measured to this participant.
+    rtt: Option<std::time::Duration>,
 }
 
 /// The SFU core. Generic over the [`MediaCrypto`] of each participant's session, so the
@@ -255,6 +260,8 @@ impl<C: MediaCrypto> Router<C> {
                 bandwidth: BandwidthEstimate::new(),
                 twcc_out_seq: 0,
                 twcc_sent: vec![None; SENT_HISTORY].into_boxed_slice(),
+                sr_sent: [None; 8],
+                rtt: None,
             },
         );
         Ok(())

@@ -596,3 +596,52 @@ fn transport_wide_cc_from_a_subscriber_moves_its_layer_down() {
         "ends on the lowest layer: {switched:?}"
     );
 }
+
+#[test]
+fn sender_reports_are_translated_and_rtt_is_measured() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    router.publish(alice.id, TrackId(1), audio_track(0xA1)).unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    for i in 0..5u16 {
+        alice.send_rtp(&mut router, t0, header(0xA1, 100 + i, 48_000 + 960 * u32::from(i)), vec![0; 20]).unwrap();
+    }
+    let (forwarded, _) = bob.receive(&drain(&mut router));
+    // The publisher's SR: NTP ↔ RTP 48 000.
+    let ntp = 0x1234_5678_9ABC_0000u64;
+    let mut sr = Vec::new();
+    crate::rtcp::build::sender_report(0xA1, ntp, 48_000, 5, 100, &[], &mut sr).unwrap();
+    alice.send_rtcp(&mut router, t0, &sr);
+    let at = t0 + Duration::from_secs(1);
+    router.handle_timeout(at);
+    let (_, rtcp) = bob.receive(&drain(&mut router));
+    let translated = rtcp
+        .iter()
+        .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+        .find_map(|f| match f {
+            crate::rtcp::Feedback::SenderReport { ssrc: 0xB0B, ntp_time, rtp_time, .. } => Some((ntp_time, rtp_time)),
+            _ => None,
+        })
+        .expect("a sender report for bob's stream");
+    // Same NTP instant, expressed in bob's output timestamps.
+    let offset = forwarded[0].header.timestamp.wrapping_sub(48_000);
+    assert_eq!(translated, (ntp, 48_000u32.wrapping_add(offset)));
+
+    // Bob answers 80 ms later, having held the SR for 30 ms: RTT 50 ms.
+    let block = crate::rtcp::ReportBlock {
+        ssrc: 0xB0B,
+        fraction_lost: 0,
+        total_lost: 0,
+        highest_sequence: 0,
+        jitter: 0,
+        last_sr: ((ntp >> 16) & 0xFFFF_FFFF) as u32,
+        delay_since_last_sr: 65_536 * 30 / 1000,
+    };
+    let mut rr = Vec::new();
+    crate::rtcp::build::receiver_report(0xB0B0, &[block], &mut rr).unwrap();
+    bob.send_rtcp(&mut router, at + Duration::from_millis(80), &rr);
+    let rtt = router.participants[&bob.id].rtt.expect("measured");
+    assert!(rtt >= Duration::from_millis(49) && rtt <= Duration::from_millis(51), "{rtt:?}");
+}

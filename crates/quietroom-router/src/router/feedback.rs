@@ -212,10 +212,16 @@ impl<C: MediaCrypto> Router<C> {
             if block.last_sr == 0 {
                 continue;
             }
-            let Some((_, sent)) = p.sr_sent.iter().flatten().find(|(lsr, _)| *lsr == block.last_sr) else {
+            let Some((_, sent)) = p
+                .sr_sent
+                .iter()
+                .flatten()
+                .find(|(lsr, _)| *lsr == block.last_sr)
+            else {
                 continue;
             };
-            let held = Duration::from_nanos(u64::from(block.delay_since_last_sr) * 1_000_000_000 / 65_536);
+            let held =
+                Duration::from_nanos(u64::from(block.delay_since_last_sr) * 1_000_000_000 / 65_536);
             if let Some(rtt) = now.saturating_duration_since(*sent).checked_sub(held) {
                 p.rtt = Some(rtt.max(Duration::from_millis(1)));
             }

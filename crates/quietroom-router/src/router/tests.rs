@@ -603,10 +603,19 @@ fn sender_reports_are_translated_and_rtt_is_measured() {
     let mut router = Router::new(RouterConfig::default());
     let mut alice = join(&mut router, 1);
     let mut bob = join(&mut router, 2);
-    router.publish(alice.id, TrackId(1), audio_track(0xA1)).unwrap();
+    router
+        .publish(alice.id, TrackId(1), audio_track(0xA1))
+        .unwrap();
     router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
     for i in 0..5u16 {
-        alice.send_rtp(&mut router, t0, header(0xA1, 100 + i, 48_000 + 960 * u32::from(i)), vec![0; 20]).unwrap();
+        alice
+            .send_rtp(
+                &mut router,
+                t0,
+                header(0xA1, 100 + i, 48_000 + 960 * u32::from(i)),
+                vec![0; 20],
+            )
+            .unwrap();
     }
     let (forwarded, _) = bob.receive(&drain(&mut router));
     // The publisher's SR: NTP ↔ RTP 48 000.
@@ -621,7 +630,12 @@ fn sender_reports_are_translated_and_rtt_is_measured() {
         .iter()
         .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
         .find_map(|f| match f {
-            crate::rtcp::Feedback::SenderReport { ssrc: 0xB0B, ntp_time, rtp_time, .. } => Some((ntp_time, rtp_time)),
+            crate::rtcp::Feedback::SenderReport {
+                ssrc: 0xB0B,
+                ntp_time,
+                rtp_time,
+                ..
+            } => Some((ntp_time, rtp_time)),
             _ => None,
         })
         .expect("a sender report for bob's stream");
@@ -643,5 +657,8 @@ fn sender_reports_are_translated_and_rtt_is_measured() {
     crate::rtcp::build::receiver_report(0xB0B0, &[block], &mut rr).unwrap();
     bob.send_rtcp(&mut router, at + Duration::from_millis(80), &rr);
     let rtt = router.participants[&bob.id].rtt.expect("measured");
-    assert!(rtt >= Duration::from_millis(49) && rtt <= Duration::from_millis(51), "{rtt:?}");
+    assert!(
+        rtt >= Duration::from_millis(49) && rtt <= Duration::from_millis(51),
+        "{rtt:?}"
+    );
 }

@@ -1,0 +1,375 @@
+//! Media and signaling constants, packet helpers, and the publisher.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Media and signaling constants.
+
+pub(crate) const VIDEO_TRACK: TrackId = TrackId(1);
+pub(crate) const AUDIO_TRACK: TrackId = TrackId(2);
+pub(crate) const VIDEO_SSRCS: [u32; 3] = [0x1000_0001, 0x1000_0002, 0x1000_0003];
+pub(crate) const AUDIO_SSRC: u32 = 0xA000_0001;
+pub(crate) const VIDEO_PT: u8 = 96;
+pub(crate) const RTX_PT: u8 = 97;
+pub(crate) const AUDIO_PT: u8 = 111;
+pub(crate) const AUDIO_LEVEL_ID: u8 = 1;
+/// What each layer needs, as signaled to the router; close to what is sent (packets per frame
+/// × ~1100 bytes × 30 fps, plus keyframes).
+pub(crate) const LAYER_BPS: [u64; 3] = [300_000, 600_000, 1_700_000];
+pub(crate) const LAYER_PACKETS: [usize; 3] = [1, 2, 6];
+/// A keyframe is this many times as large as a delta frame.
+pub(crate) const KEYFRAME_FACTOR: usize = 3;
+pub(crate) const FRAME_NANOS: u64 = 1_000_000_000 / 30;
+/// A periodic keyframe every 2 s per layer.
+pub(crate) const KEYFRAME_EVERY: u64 = 60;
+
+pub(crate) const NACK_DELAY: Duration = Duration::from_millis(15);
+pub(crate) const NACK_RETRY: Duration = Duration::from_millis(110);
+pub(crate) const MAX_NACKS: u32 = 3;
+pub(crate) const GIVE_UP: Duration = Duration::from_millis(300);
+pub(crate) const REMB_INTERVAL: Duration = Duration::from_millis(500);
+
+pub(crate) fn keys(n: u64) -> Vec<u8> {
+    (0..56).map(|i| (i as u64 * 7 + n * 13) as u8).collect()
+}
+
+/// Adds participant `n` to the router; returns the client's side of its SRTP session.
+pub(crate) fn join(router: &mut Router<SrtpSession>, n: u64) -> SrtpSession {
+    let p = Profile::AeadAes128Gcm;
+    let server_config = SrtpConfig::default().with_allow_repeat_tx(true);
+    let server =
+        SrtpSession::from_keying_material(p, &keys(n), Role::Server, server_config).unwrap();
+    let client =
+        SrtpSession::from_keying_material(p, &keys(n), Role::Client, SrtpConfig::default())
+            .unwrap();
+    router.add_participant(ParticipantId(n), server).unwrap();
+    client
+}
+
+pub(crate) fn video_track() -> TrackConfig {
+    TrackConfig {
+        kind: Kind::Video,
+        codec: Codec::Vp8,
+        clock_rate: 90_000,
+        layers: (0..3)
+            .map(|i| LayerConfig {
+                ssrc: Some(VIDEO_SSRCS[i]),
+                rid: None,
+                spatial: i as u8,
+                bitrate_bps: LAYER_BPS[i],
+            })
+            .collect(),
+        extensions: ExtensionIds::default(),
+    }
+}
+
+pub(crate) fn audio_track() -> TrackConfig {
+    TrackConfig {
+        kind: Kind::Audio,
+        codec: Codec::Opus,
+        clock_rate: 48_000,
+        layers: vec![LayerConfig {
+            ssrc: Some(AUDIO_SSRC),
+            rid: None,
+            spatial: 0,
+            bitrate_bps: 40_000,
+        }],
+        extensions: ExtensionIds {
+            audio_level: Some(AUDIO_LEVEL_ID),
+            ..Default::default()
+        },
+    }
+}
+
+/// A VP8 packet payload: the payload descriptor (S set on a frame's first packet), then on the
+/// first packet the frame tag (P bit 0 for a keyframe), then the test's own marker — layer,
+/// frame number, packet index and count — then filler up to `len`.
+pub(crate) fn vp8_payload(
+    layer: u8,
+    frame: u64,
+    index: usize,
+    count: usize,
+    keyframe: bool,
+    len: usize,
+) -> Vec<u8> {
+    let first = index == 0;
+    let mut p = Vec::with_capacity(len);
+    p.push(if first { 0x10 } else { 0x00 });
+    p.push(match (first, keyframe) {
+        (true, true) => 0x50,
+        (true, false) => 0x31,
+        (false, _) => 0xEE,
+    });
+    p.extend_from_slice(&[0x00, 0x00]);
+    p.push(layer);
+    p.extend_from_slice(&frame.to_be_bytes());
+    p.push(index as u8);
+    p.push(count as u8);
+    p.resize(len.max(p.len()), 0xAB ^ layer);
+    p
+}
+
+/// What a client reads back from a VP8 payload built by [`vp8_payload`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Vp8Marker {
+    pub(crate) layer: u8,
+    pub(crate) frame: u64,
+    pub(crate) index: u8,
+    pub(crate) keyframe_start: bool,
+}
+
+pub(crate) fn read_vp8(payload: &[u8]) -> Vp8Marker {
+    assert!(payload.len() >= 15, "short VP8 payload");
+    Vp8Marker {
+        layer: payload[4],
+        frame: u64::from_be_bytes(payload[5..13].try_into().unwrap()),
+        index: payload[13],
+        keyframe_start: payload[0] & 0x10 != 0 && payload[1] & 0x01 == 0,
+    }
+}
+
+pub(crate) fn protect_rtp(session: &mut SrtpSession, packet: &Packet) -> Vec<u8> {
+    let mut buf = packet.marshal().unwrap().to_vec();
+    let len = buf.len();
+    buf.resize(len + session.rtp_overhead(), 0);
+    let n = session.protect_rtp(&mut buf, len).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+pub(crate) fn protect_rtcp(session: &mut SrtpSession, plain: &[u8]) -> Vec<u8> {
+    let mut buf = plain.to_vec();
+    buf.resize(plain.len() + session.rtcp_overhead(), 0);
+    let n = session.protect_rtcp(&mut buf, plain.len()).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// The NTP epoch the publisher's sender reports count from.
+pub(crate) const NTP_EPOCH: u64 = 3_900_000_000;
+
+/// Seconds since the simulation started for an NTP timestamp from the publisher.
+pub(crate) fn ntp_seconds(ntp: u64) -> f64 {
+    (ntp >> 32).wrapping_sub(NTP_EPOCH) as f64 + (ntp & 0xFFFF_FFFF) as f64 / 4_294_967_296.0
+}
+
+/// Extends a 16-bit sequence number to the one nearest `highest`.
+pub(crate) fn extend_seq(highest: Option<i64>, seq: u16) -> i64 {
+    match highest {
+        None => (1 << 32) + i64::from(seq),
+        Some(h) => h + i64::from(seq.wrapping_sub(h as u16) as i16),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The publisher.
+
+pub(crate) struct Publisher {
+    pub(crate) id: ParticipantId,
+    pub(crate) session: SrtpSession,
+    pub(crate) rng: Rng,
+    pub(crate) t0: Instant,
+    /// Media flows until then.
+    pub(crate) active_until: Option<Instant>,
+    /// Whether each layer sends a keyframe every 2 s on its own (else only on request, as
+    /// libwebrtc does).
+    pub(crate) periodic_keyframes: bool,
+    /// Whether the audio track is published.
+    pub(crate) audio: bool,
+    pub(crate) frame: u64,
+    pub(crate) audio_packets: u64,
+    pub(crate) next_sr: Instant,
+    pub(crate) seq: [u16; 3],
+    pub(crate) ts_base: [u32; 3],
+    pub(crate) audio_seq: u16,
+    pub(crate) audio_ts_base: u32,
+    pub(crate) packets_sent: [u32; 3],
+    pub(crate) octets_sent: [u32; 3],
+    pub(crate) force_keyframe: [bool; 3],
+    pub(crate) plis: [u32; 3],
+    pub(crate) receiver_reports: u32,
+    /// Per layer, every packet sent: (frame, packet index, keyframe).
+    pub(crate) sent: [Vec<(u64, u8, bool)>; 3],
+}
+
+impl Publisher {
+    pub(crate) fn new(id: ParticipantId, session: SrtpSession, t0: Instant, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let seq = [0, 1, 2].map(|_| rng.next_u64() as u16);
+        let ts_base = [0, 1, 2].map(|_| rng.next_u64() as u32);
+        Publisher {
+            id,
+            session,
+            t0,
+            active_until: None,
+            periodic_keyframes: true,
+            audio: true,
+            frame: 0,
+            audio_packets: 0,
+            next_sr: t0 + Duration::from_millis(500),
+            seq,
+            ts_base,
+            audio_seq: rng.next_u64() as u16,
+            audio_ts_base: rng.next_u64() as u32,
+            packets_sent: [0; 3],
+            octets_sent: [0; 3],
+            force_keyframe: [false; 3],
+            plis: [0; 3],
+            receiver_reports: 0,
+            sent: [Vec::new(), Vec::new(), Vec::new()],
+            rng,
+        }
+    }
+
+    pub(crate) fn next_frame_at(&self) -> Instant {
+        self.t0 + Duration::from_nanos(self.frame * FRAME_NANOS)
+    }
+
+    pub(crate) fn next_audio_at(&self) -> Instant {
+        self.t0 + Duration::from_millis(20 * self.audio_packets)
+    }
+
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        let mut next = self.next_frame_at().min(self.next_sr);
+        if self.audio {
+            next = next.min(self.next_audio_at());
+        }
+        match self.active_until {
+            Some(end) if next >= end => None,
+            _ => Some(next),
+        }
+    }
+
+    /// Produces what is due at `now`: (rtcp, protected packet).
+    pub(crate) fn poll(&mut self, now: Instant, out: &mut Vec<(bool, Vec<u8>)>) {
+        if self.active_until.is_some_and(|end| now >= end) {
+            return;
+        }
+        while self.next_frame_at() <= now {
+            self.send_frame(out);
+        }
+        while self.audio && self.next_audio_at() <= now {
+            self.send_audio(out);
+        }
+        if self.next_sr <= now {
+            self.next_sr = now + Duration::from_secs(1);
+            let elapsed = now - self.t0;
+            // NTP: seconds since 1900 in the upper half; start at an arbitrary epoch.
+            let ntp = ((NTP_EPOCH + elapsed.as_secs()) << 32)
+                | ((u64::from(elapsed.subsec_nanos()) << 32) / 1_000_000_000);
+            let rtp_now = (elapsed.as_nanos() * 90_000 / 1_000_000_000) as u32;
+            let mut plain = Vec::new();
+            for (layer, ssrc) in VIDEO_SSRCS.iter().enumerate() {
+                build::sender_report(
+                    *ssrc,
+                    ntp,
+                    self.ts_base[layer].wrapping_add(rtp_now),
+                    self.packets_sent[layer],
+                    self.octets_sent[layer],
+                    &[],
+                    &mut plain,
+                )
+                .unwrap();
+            }
+            if self.audio {
+                let audio_now = (elapsed.as_nanos() * 48_000 / 1_000_000_000) as u32;
+                build::sender_report(
+                    AUDIO_SSRC,
+                    ntp,
+                    self.audio_ts_base.wrapping_add(audio_now),
+                    self.audio_packets as u32,
+                    self.audio_packets as u32 * 100,
+                    &[],
+                    &mut plain,
+                )
+                .unwrap();
+            }
+            out.push((true, protect_rtcp(&mut self.session, &plain)));
+        }
+    }
+
+    pub(crate) fn send_frame(&mut self, out: &mut Vec<(bool, Vec<u8>)>) {
+        let frame = self.frame;
+        self.frame += 1;
+        for layer in 0..3 {
+            // Stagger the periodic keyframes of the layers.
+            let periodic = self.periodic_keyframes && frame % KEYFRAME_EVERY == (layer as u64) * 20;
+            let keyframe = periodic || std::mem::take(&mut self.force_keyframe[layer]);
+            let count = LAYER_PACKETS[layer] * if keyframe { KEYFRAME_FACTOR } else { 1 };
+            for index in 0..count {
+                let len = self.rng.range(1000, 1200) as usize - 12;
+                let payload = vp8_payload(layer as u8, frame, index, count, keyframe, len);
+                let header = Header {
+                    version: 2,
+                    marker: index + 1 == count,
+                    payload_type: VIDEO_PT,
+                    sequence_number: self.seq[layer],
+                    timestamp: self.ts_base[layer].wrapping_add((frame * 3000) as u32),
+                    ssrc: VIDEO_SSRCS[layer],
+                    ..Default::default()
+                };
+                self.seq[layer] = self.seq[layer].wrapping_add(1);
+                self.packets_sent[layer] += 1;
+                self.octets_sent[layer] += payload.len() as u32;
+                self.sent[layer].push((frame, index as u8, keyframe));
+                let packet = Packet {
+                    header,
+                    payload: Bytes::from(payload),
+                };
+                out.push((false, protect_rtp(&mut self.session, &packet)));
+            }
+        }
+    }
+
+    pub(crate) fn send_audio(&mut self, out: &mut Vec<(bool, Vec<u8>)>) {
+        let n = self.audio_packets;
+        self.audio_packets += 1;
+        let mut header = Header {
+            version: 2,
+            payload_type: AUDIO_PT,
+            sequence_number: self.audio_seq,
+            timestamp: self.audio_ts_base.wrapping_add((n * 960) as u32),
+            ssrc: AUDIO_SSRC,
+            ..Default::default()
+        };
+        // RFC 6464: voice activity, -30 dBov.
+        header
+            .set_extension(AUDIO_LEVEL_ID, Bytes::from_static(&[0x80 | 30]))
+            .unwrap();
+        self.audio_seq = self.audio_seq.wrapping_add(1);
+        let len = self.rng.range(80, 120) as usize;
+        let mut payload = vec![0x78; len];
+        payload[1..9].copy_from_slice(&n.to_be_bytes());
+        let packet = Packet {
+            header,
+            payload: Bytes::from(payload),
+        };
+        out.push((false, protect_rtp(&mut self.session, &packet)));
+    }
+
+    pub(crate) fn receive(&mut self, rtcp: bool, data: &mut [u8]) {
+        assert!(rtcp, "the router sent RTP to the publisher");
+        let n = self.session.unprotect_rtcp(data).unwrap();
+        for item in parse_compound(&data[..n]).unwrap() {
+            match item {
+                Feedback::Pli { media_ssrc, .. } => self.keyframe_request(media_ssrc),
+                Feedback::Fir { entries, .. } => {
+                    for (ssrc, _) in entries {
+                        self.keyframe_request(ssrc);
+                    }
+                }
+                Feedback::ReceiverReport { .. } => self.receiver_reports += 1,
+                other => panic!("unexpected RTCP to the publisher: {other:?}"),
+            }
+        }
+    }
+
+    pub(crate) fn keyframe_request(&mut self, ssrc: u32) {
+        let layer = VIDEO_SSRCS
+            .iter()
+            .position(|s| *s == ssrc)
+            .expect("keyframe request for a video layer");
+        self.force_keyframe[layer] = true;
+        self.plis[layer] += 1;
+    }
+}

@@ -1,0 +1,279 @@
+//! The simulated network and the clients of `simulated_network.rs`: a seeded PRNG, impaired
+//! links, a publisher and subscribers driving the router with simulated time.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use quietroom_router::codec::Codec;
+use quietroom_router::rtcp::{Feedback, build, parse_compound};
+use quietroom_router::{
+    ExtensionIds, Kind, LayerConfig, ParticipantId, Router, RouterConfig, RouterEvent, TrackConfig,
+    TrackId,
+};
+use quietroom_srtp::{MediaCrypto, Profile, Role, SrtpConfig, SrtpSession};
+use rtc_rtp::header::Header;
+use rtc_rtp::packet::Packet;
+use rtc_shared::marshal::{Marshal, Unmarshal};
+
+mod client;
+mod media;
+mod net;
+
+pub(crate) use client::*;
+pub(crate) use media::*;
+pub(crate) use net::*;
+
+// ---------------------------------------------------------------------------------------------
+// The simulation.
+
+pub(crate) struct TransmitLog {
+    pub(crate) at: Instant,
+    pub(crate) to: ParticipantId,
+    pub(crate) rtcp: bool,
+    /// The SSRC in the clear header (RTP), or the sender SSRC (RTCP).
+    pub(crate) ssrc: u32,
+}
+
+pub(crate) struct Sim {
+    pub(crate) t0: Instant,
+    pub(crate) now: Instant,
+    pub(crate) router: Router<SrtpSession>,
+    pub(crate) net: Network,
+    pub(crate) publisher: Publisher,
+    pub(crate) subs: Vec<Subscriber>,
+    pub(crate) events: Vec<(Instant, RouterEvent)>,
+    pub(crate) router_errors: Vec<(Instant, String)>,
+    pub(crate) log: Vec<TransmitLog>,
+    pub(crate) publisher_left: bool,
+    pub(crate) handle_timeouts: u64,
+}
+
+impl Sim {
+    /// A room with a publisher (participant 1) of simulcast video and audio, and
+    /// `subscribers` subscribers (participants 2..) subscribed to both, with RTX.
+    pub(crate) fn new(seed: u64, subscribers: usize) -> Self {
+        Sim::with_publisher(seed, subscribers, true, true)
+    }
+
+    /// Like [`Sim::new`], choosing whether audio is published and whether the publisher sends
+    /// periodic keyframes.
+    pub(crate) fn with_publisher(
+        seed: u64,
+        subscribers: usize,
+        audio: bool,
+        periodic_keyframes: bool,
+    ) -> Self {
+        let t0 = Instant::now();
+        let mut router = Router::new(RouterConfig::default());
+        let pub_session = join(&mut router, 1);
+        let mut publisher = Publisher::new(ParticipantId(1), pub_session, t0, seed ^ 0xBEEF);
+        publisher.audio = audio;
+        publisher.periodic_keyframes = periodic_keyframes;
+        router
+            .publish(publisher.id, VIDEO_TRACK, video_track())
+            .unwrap();
+        if audio {
+            router
+                .publish(publisher.id, AUDIO_TRACK, audio_track())
+                .unwrap();
+        }
+        let mut sim = Sim {
+            t0,
+            now: t0,
+            router,
+            net: Network::new(seed),
+            publisher,
+            subs: Vec::new(),
+            events: Vec::new(),
+            router_errors: Vec::new(),
+            log: Vec::new(),
+            publisher_left: false,
+            handle_timeouts: 0,
+        };
+        for i in 0..subscribers {
+            sim.add_subscriber(2 + i as u64);
+        }
+        sim
+    }
+
+    /// Participant `n` joins now and subscribes to what is published, with RTX for video.
+    pub(crate) fn add_subscriber(&mut self, n: u64) -> ParticipantId {
+        let now = self.now;
+        let session = join(&mut self.router, n);
+        let s = Subscriber::new(ParticipantId(n), session);
+        self.router
+            .subscribe(now, s.id, VIDEO_TRACK, s.video_ssrc)
+            .unwrap();
+        self.router
+            .set_rtx(s.id, VIDEO_TRACK, s.rtx_ssrc, RTX_PT)
+            .unwrap();
+        if self.publisher.audio {
+            self.router
+                .subscribe(now, s.id, AUDIO_TRACK, s.audio_ssrc)
+                .unwrap();
+        }
+        let id = s.id;
+        self.subs.push(s);
+        self.drain_router();
+        id
+    }
+
+    pub(crate) fn sub(&self, id: ParticipantId) -> &Subscriber {
+        self.subs.iter().find(|s| s.id == id).unwrap()
+    }
+
+    pub(crate) fn sub_mut(&mut self, id: ParticipantId) -> &mut Subscriber {
+        self.subs.iter_mut().find(|s| s.id == id).unwrap()
+    }
+
+    pub(crate) fn at(&self, secs: f64) -> Instant {
+        self.t0 + Duration::from_secs_f64(secs)
+    }
+
+    /// Sets the bottleneck of a subscriber's downlink (what its client reports is separate:
+    /// [`Sim::report_cap`]).
+    pub(crate) fn set_link_cap(&mut self, id: ParticipantId, bps: u64, queue_bytes: usize) {
+        let link = self.net.link(id, Dir::Down);
+        link.config.bandwidth_bps = Some(bps);
+        link.config.queue_bytes = queue_bytes;
+    }
+
+    /// A subscriber reports `bps` with REMB from now on (its link is unchanged).
+    pub(crate) fn report_cap(&mut self, id: ParticipantId, bps: u64) {
+        let now = self.now;
+        self.sub_mut(id).set_cap(now, bps);
+    }
+
+    pub(crate) fn drain_router(&mut self) {
+        while let Some(t) = self.router.poll_transmit() {
+            let ssrc = if t.rtcp {
+                u32::from_be_bytes(t.data[4..8].try_into().unwrap())
+            } else {
+                u32::from_be_bytes(t.data[8..12].try_into().unwrap())
+            };
+            self.log.push(TransmitLog {
+                at: self.now,
+                to: t.to,
+                rtcp: t.rtcp,
+                ssrc,
+            });
+            if let Some(s) = self.subs.iter_mut().find(|s| s.id == t.to)
+                && !t.rtcp
+            {
+                if ssrc == s.video_ssrc {
+                    s.forwarded_video
+                        .push(u16::from_be_bytes([t.data[2], t.data[3]]));
+                } else if ssrc == s.rtx_ssrc {
+                    s.forwarded_rtx += 1;
+                } else if ssrc == s.audio_ssrc {
+                    s.forwarded_audio += 1;
+                }
+            }
+            if let Some(back) = self.net.send(self.now, t.to, Dir::Down, t.rtcp, t.data) {
+                self.router.recycle(back);
+            }
+        }
+        while let Some(e) = self.router.poll_event() {
+            if let RouterEvent::TrackEnded { subscribers, .. } = &e {
+                for id in subscribers {
+                    if let Some(s) = self.subs.iter_mut().find(|s| s.id == *id) {
+                        s.ended = true;
+                    }
+                }
+            }
+            self.events.push((self.now, e));
+        }
+    }
+
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        let publisher = (!self.publisher_left)
+            .then(|| self.publisher.next_timeout())
+            .flatten();
+        [
+            publisher,
+            self.net.next_arrival(),
+            self.router.poll_timeout(),
+        ]
+        .into_iter()
+        .chain(self.subs.iter().map(Subscriber::next_timeout))
+        .flatten()
+        .min()
+    }
+
+    /// Runs until `end` (simulated).
+    pub(crate) fn run_until(&mut self, end: Instant) {
+        while let Some(next) = self.next_due().filter(|t| *t <= end) {
+            self.now = self.now.max(next);
+            self.step();
+        }
+        self.now = self.now.max(end);
+    }
+
+    pub(crate) fn step(&mut self) {
+        let now = self.now;
+        while let Some(mut d) = self.net.pop_due(now) {
+            match d.dir {
+                Dir::Up => {
+                    let result = if d.rtcp {
+                        self.router.handle_rtcp(now, d.participant, &mut d.data)
+                    } else {
+                        self.router.handle_rtp(now, d.participant, &mut d.data)
+                    };
+                    if let Err(e) = result {
+                        self.router_errors.push((now, e.to_string()));
+                    }
+                    self.drain_router();
+                }
+                Dir::Down => {
+                    if d.participant == self.publisher.id {
+                        if !self.publisher_left {
+                            self.publisher.receive(d.rtcp, &mut d.data);
+                        }
+                    } else if let Some(s) = self.subs.iter_mut().find(|s| s.id == d.participant) {
+                        s.receive(now, d.rtcp, &mut d.data);
+                    }
+                    self.router.recycle(d.data);
+                }
+            }
+        }
+        if self.router.poll_timeout().is_some_and(|t| t <= now) {
+            self.router.handle_timeout(now);
+            self.handle_timeouts += 1;
+            self.drain_router();
+        }
+        if !self.publisher_left {
+            let mut out = Vec::new();
+            self.publisher.poll(now, &mut out);
+            for (rtcp, data) in out {
+                self.net.send(now, self.publisher.id, Dir::Up, rtcp, data);
+            }
+        }
+        for i in 0..self.subs.len() {
+            let id = self.subs[i].id;
+            for plain in self.subs[i].poll(now) {
+                let data = protect_rtcp(&mut self.subs[i].session, &plain);
+                self.net.send(now, id, Dir::Up, true, data);
+            }
+        }
+    }
+
+    pub(crate) fn layer_switches(&self, id: ParticipantId) -> Vec<(Instant, u8)> {
+        self.events
+            .iter()
+            .filter_map(|(at, e)| match e {
+                RouterEvent::LayerSwitched {
+                    subscriber,
+                    track,
+                    spatial,
+                } if *subscriber == id && *track == VIDEO_TRACK => Some((*at, *spatial)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn secs(&self, at: Instant) -> f64 {
+        (at - self.t0).as_secs_f64()
+    }
+}

@@ -424,25 +424,35 @@ fn resend<C: MediaCrypto>(
     buf: &mut Vec<u8>,
     crypto: &mut C,
 ) -> Result<(), RouterError> {
-    let len = original.len();
-    buf.clear();
-    buf.extend_from_slice(original);
-    rtp::set_sequence(buf, seq)?;
-    rtp::set_timestamp(buf, out_ts)?;
-    rtp::set_ssrc(buf, out_ssrc)?;
     let len = match rtx {
         Some((rtx_ssrc, rtx_pt, next)) => {
-            // The RTX packet is the original with the 2-byte original sequence number in
-            // front of its payload, on the RTX stream's own SSRC and sequence.
-            let header = rtp::RtpHeader::parse(buf)?;
-            let mut wrapped = [0u8; 1600];
-            let n = rtp::write_rtx(buf, &header, *rtx_ssrc, *rtx_pt, *next, &mut wrapped)?;
-            *next = next.wrapping_add(1);
+            // The RTX packet (RFC 4588) is written straight from the cached original: the
+            // header on the RTX stream's SSRC, payload type and sequence, then the 2-byte
+            // original sequence number — the one this subscriber saw — before the payload.
+            let header = rtp::RtpHeader::parse(original)?;
             buf.clear();
-            buf.extend_from_slice(wrapped.get(..n).unwrap_or_default());
+            buf.resize(original.len() + 2 + crypto.rtp_overhead(), 0);
+            let n = rtp::write_rtx(original, &header, *rtx_ssrc, *rtx_pt, *next, buf)?;
+            *next = next.wrapping_add(1);
+            rtp::set_timestamp(buf, out_ts)?;
+            let osn = buf
+                .get_mut(header.payload_offset..header.payload_offset + 2)
+                .ok_or(RouterError::Truncated {
+                    what: "RTX packet",
+                    need: header.payload_offset + 2,
+                    have: n,
+                })?;
+            osn.copy_from_slice(&seq.to_be_bytes());
             n
         }
-        None => len,
+        None => {
+            buf.clear();
+            buf.extend_from_slice(original);
+            rtp::set_sequence(buf, seq)?;
+            rtp::set_timestamp(buf, out_ts)?;
+            rtp::set_ssrc(buf, out_ssrc)?;
+            original.len()
+        }
     };
     buf.resize(len + crypto.rtp_overhead(), 0);
     let n = crypto.protect_rtp(buf, len)?;

@@ -184,13 +184,17 @@ impl<C: MediaCrypto> Router<C> {
         if let Some(found) = self.by_ssrc.get(&(from, header.ssrc)) {
             return Ok(*found);
         }
-        let published = self
-            .participants
+        let Router {
+            participants,
+            tracks,
+            by_ssrc,
+            ..
+        } = self;
+        let published = participants
             .get(&from)
-            .map(|p| p.published.clone())
-            .unwrap_or_default();
-        for track_id in published {
-            let Some(track) = self.tracks.get_mut(&track_id) else {
+            .map_or(&[][..], |p| &p.published[..]);
+        for &track_id in published {
+            let Some(track) = tracks.get_mut(&track_id) else {
                 continue;
             };
             let Some(rid) = track
@@ -208,7 +212,7 @@ impl<C: MediaCrypto> Router<C> {
                 .position(|l| l.ssrc.is_none() && l.rid.as_deref() == Some(rid))
             {
                 track.layers[index].ssrc = Some(header.ssrc);
-                self.by_ssrc.insert((from, header.ssrc), (track_id, index));
+                by_ssrc.insert((from, header.ssrc), (track_id, index));
                 return Ok((track_id, index));
             }
         }

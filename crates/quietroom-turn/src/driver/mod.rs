@@ -46,7 +46,7 @@ mod tls;
 mod udp;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::rc::Rc;
@@ -368,7 +368,6 @@ pub(crate) struct Shared {
     listeners: HashMap<SocketAddr, Rc<UdpSocket>>,
     relays: RefCell<HashMap<SocketAddr, RelaySocket>>,
     streams: RefCell<HashMap<FiveTuple, mpsc::Sender<Vec<u8>>>>,
-    allocations: RefCell<HashSet<FiveTuple>>,
     parked: Parked,
     stats: Arc<Mutex<ServerStats>>,
     connections: Cell<usize>,
@@ -412,7 +411,6 @@ impl Shared {
                     "allocation created"
                 );
                 tracing::debug!(client = %tuple.client, username = %username, "allocation user");
-                self.allocations.borrow_mut().insert(tuple);
                 for relay in relays {
                     self.open_relay(relay);
                 }
@@ -430,7 +428,6 @@ impl Shared {
                     reason = ?reason,
                     "allocation ended"
                 );
-                self.allocations.borrow_mut().remove(&tuple);
                 let mut open = self.relays.borrow_mut();
                 for relay in relays {
                     if let Some(socket) = open.remove(&relay) {
@@ -605,7 +602,6 @@ async fn serve(
             .collect(),
         relays: RefCell::new(HashMap::new()),
         streams: RefCell::new(HashMap::new()),
-        allocations: RefCell::new(HashSet::new()),
         parked,
         stats,
         connections: Cell::new(0),

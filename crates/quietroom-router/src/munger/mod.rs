@@ -36,13 +36,14 @@ mod tests;
 
 use std::time::{Duration, Instant};
 
-/// How many recent sequence numbers a [`Munger`] remembers: a packet later than this many
-/// sequence numbers behind the newest of its layer is dropped as [`Drop::TooOld`], and
-/// [`Munger::input_for`] answers for the last this many output sequence numbers.
+/// How many recent sequence numbers a [`Munger`] made by [`Munger::new`] remembers: a packet
+/// later than this many sequence numbers behind the newest of its layer is dropped as
+/// [`Drop::TooOld`], and [`Munger::sent`] answers for the last this many output sequence
+/// numbers. [`Munger::with_history`] chooses another size.
 pub const HISTORY: usize = 1024;
 
-/// `HISTORY` as a ring-index mask (a power of two).
-const MASK: u16 = (HISTORY - 1) as u16;
+/// The smallest and largest history [`Munger::with_history`] accepts.
+pub const HISTORY_RANGE: std::ops::RangeInclusive<usize> = 16..=16_384;
 
 /// Sequence-number distances below this are "newer" (RFC 3550 style half-range comparison).
 const HALF: u16 = 0x8000;
@@ -104,10 +105,34 @@ struct InSlot {
 struct OutSlot {
     /// The output sequence number this slot describes.
     out: u16,
-    /// The layer SSRC and input sequence number behind it.
-    ssrc: u32,
+    /// The input sequence number behind it.
     seq: u16,
-    valid: bool,
+    /// The layer SSRC behind it.
+    ssrc: u32,
+    /// The output timestamp it was forwarded with (meaningful when `state` is `Forwarded`).
+    timestamp: u32,
+    state: OutState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OutState {
+    /// Nothing, or given up by [`Munger::skip`].
+    Invalid,
+    /// Reserved for an input packet not seen yet.
+    Reserved,
+    /// Forwarded.
+    Forwarded,
+}
+
+/// What was forwarded under an output sequence number ([`Munger::sent`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The layer SSRC it came from.
+    pub ssrc: u32,
+    /// Its input sequence number.
+    pub sequence: u16,
+    /// The output timestamp it was forwarded with.
+    pub timestamp: u32,
 }
 
 /// The selected layer and its offsets.
@@ -133,10 +158,14 @@ struct Segment {
 /// Rewrites the packets of one track for one subscriber so that it sees one continuous
 /// stream whatever simulcast layer feeds it. See the [module documentation](self).
 ///
-/// Memory: about 18 KiB ([`HISTORY`] entries in each of two rings), allocated in
-/// [`Munger::new`].
+/// Memory: 22 bytes per history entry (one input and one output ring), about 22 KiB with
+/// [`Munger::new`]'s [`HISTORY`], allocated when it is made. The rings are what a forwarded
+/// packet touches beyond the packet itself, and with hundreds of subscribers they decide
+/// whether that state stays in cache: keep the history no longer than NACKs can use.
 pub struct Munger {
     out_ssrc: u32,
+    /// The ring length minus one (the length is a power of two).
+    mask: u16,
     segment: Option<Segment>,
     /// When the pending switch was requested.
     switched_at: Option<Instant>,
@@ -170,6 +199,15 @@ impl Munger {
     /// The first packet forwarded keeps its own sequence number and timestamp; use
     /// [`Munger::with_start`] to choose them.
     pub fn new(out_ssrc: u32) -> Self {
+        Munger::with_history(out_ssrc, HISTORY)
+    }
+
+    /// Like [`Munger::new`] with a history of `history` sequence numbers instead of
+    /// [`HISTORY`], rounded up to a power of two and kept within [`HISTORY_RANGE`].
+    pub fn with_history(out_ssrc: u32, history: usize) -> Self {
+        let history = history
+            .clamp(*HISTORY_RANGE.start(), *HISTORY_RANGE.end())
+            .next_power_of_two();
         let in_slot = InSlot {
             seq: 0,
             out: 0,
@@ -177,20 +215,22 @@ impl Munger {
         };
         let out_slot = OutSlot {
             out: 0,
-            ssrc: 0,
             seq: 0,
-            valid: false,
+            ssrc: 0,
+            timestamp: 0,
+            state: OutState::Invalid,
         };
         Munger {
             out_ssrc,
+            mask: u16::try_from(history - 1).unwrap_or(u16::MAX),
             segment: None,
             switched_at: None,
             next_out: None,
             start_ts: None,
             last_ts: None,
             recent: [None; RECENT],
-            inputs: vec![in_slot; HISTORY].into_boxed_slice(),
-            outputs: vec![out_slot; HISTORY].into_boxed_slice(),
+            inputs: vec![in_slot; history].into_boxed_slice(),
+            outputs: vec![out_slot; history].into_boxed_slice(),
         }
     }
 
@@ -207,6 +247,11 @@ impl Munger {
     /// The SSRC the subscriber sees for this track.
     pub fn out_ssrc(&self) -> u32 {
         self.out_ssrc
+    }
+
+    /// How many sequence numbers it remembers (a power of two).
+    pub fn history(&self) -> usize {
+        usize::from(self.mask) + 1
     }
 
     /// The layer selected by the last [`Munger::switch_to`], if any (even if none of its
@@ -283,7 +328,7 @@ impl Munger {
         }
         if seg.resync {
             seg.resync = false;
-            seg.anchored = placeable(&seg, sequence);
+            seg.anchored = placeable(&seg, sequence, self.history());
         }
         let out = if !seg.anchored {
             if let Some(i) = self
@@ -292,7 +337,7 @@ impl Munger {
                 .position(|r| r.is_some_and(|(s, _)| s == source_ssrc))
             {
                 if let Some(Some((_, head))) = self.recent.get(i)
-                    && usize::from(head.wrapping_sub(sequence)) < HISTORY
+                    && usize::from(head.wrapping_sub(sequence)) < self.history()
                 {
                     return Err(Drop::TooOld);
                 }
@@ -340,8 +385,8 @@ impl Munger {
             }
         };
         self.segment = Some(seg);
-        self.set_output(out, source_ssrc, sequence);
         let ts = timestamp.wrapping_add(seg.ts_offset);
+        self.set_output(out, source_ssrc, sequence, ts, OutState::Forwarded);
         let newer = match self.last_ts {
             None => true,
             Some((last, _)) => newer_ts(ts, last),
@@ -378,7 +423,9 @@ impl Munger {
         let Some(mut seg) = self.segment else {
             return;
         };
-        if seg.source != source_ssrc || !seg.anchored || (seg.resync && !placeable(&seg, sequence))
+        if seg.source != source_ssrc
+            || !seg.anchored
+            || (seg.resync && !placeable(&seg, sequence, self.history()))
         {
             return;
         }
@@ -410,16 +457,36 @@ impl Munger {
     /// Reverse map for NACKs: which input (source SSRC, sequence number) produced output
     /// `sequence`, or would have produced it — a slot reserved for an input packet that was
     /// lost or is late also answers, so the router can resend it from the publisher's cache.
-    /// `None` for numbers more than [`HISTORY`] behind the newest output, not yet used, or
-    /// given up by [`Munger::skip`].
+    /// `None` for numbers more than [`history`](Self::history) behind the newest output, not
+    /// yet used, or given up by [`Munger::skip`].
     pub fn input_for(&self, sequence: u16) -> Option<(u32, u16)> {
+        self.output_slot(sequence)
+            .filter(|slot| slot.state != OutState::Invalid)
+            .map(|slot| (slot.ssrc, slot.seq))
+    }
+
+    /// What was forwarded under output `sequence`, with the timestamp it was sent with: what
+    /// a retransmission must repeat. `None` where [`input_for`](Self::input_for) is, and for
+    /// numbers reserved for a packet never forwarded.
+    pub fn sent(&self, sequence: u16) -> Option<Sent> {
+        self.output_slot(sequence)
+            .filter(|slot| slot.state == OutState::Forwarded)
+            .map(|slot| Sent {
+                ssrc: slot.ssrc,
+                sequence: slot.seq,
+                timestamp: slot.timestamp,
+            })
+    }
+
+    fn output_slot(&self, sequence: u16) -> Option<&OutSlot> {
         let next = self.next_out?;
         let behind = next.wrapping_sub(sequence);
-        if behind == 0 || usize::from(behind) > HISTORY {
+        if behind == 0 || usize::from(behind) > self.history() {
             return None;
         }
-        let slot = self.outputs.get(usize::from(sequence & MASK))?;
-        (slot.valid && slot.out == sequence).then_some((slot.ssrc, slot.seq))
+        self.outputs
+            .get(usize::from(sequence & self.mask))
+            .filter(|slot| slot.out == sequence)
     }
 
     /// Notes that layer `source` was deselected with `head` its newest input.
@@ -438,15 +505,15 @@ impl Munger {
     }
 
     /// Moves the head of `seg` to `sequence`, `ahead` (in 1..2^15) past it, reserving output
-    /// numbers for the input numbers in between (the most recent `HISTORY - 1` of them).
+    /// numbers for the input numbers in between (the most recent `history - 1` of them).
     fn advance(&mut self, seg: &mut Segment, sequence: u16, ahead: u16) {
         let gap = ahead - 1;
-        let fill = gap.min(MASK);
+        let fill = gap.min(self.mask);
         for back in (1..=fill).rev() {
             let missing = sequence.wrapping_sub(back);
             let out = missing.wrapping_add(seg.seq_offset);
             self.set_input(missing, out, State::Expected);
-            self.set_output(out, seg.source, missing);
+            self.set_output(out, seg.source, missing, 0, OutState::Reserved);
         }
         seg.head = sequence;
         seg.advanced = seg.advanced.saturating_add(u32::from(ahead));
@@ -456,47 +523,48 @@ impl Munger {
     /// placed (after the switch point and within the history).
     fn late_slot(&self, seg: &Segment, sequence: u16) -> Result<InSlot, Drop> {
         let behind = seg.head.wrapping_sub(sequence);
-        if usize::from(behind) >= HISTORY || u32::from(behind) > seg.advanced {
+        if usize::from(behind) >= self.history() || u32::from(behind) > seg.advanced {
             return Err(Drop::TooOld);
         }
-        match self.inputs.get(usize::from(sequence & MASK)) {
+        match self.inputs.get(usize::from(sequence & self.mask)) {
             Some(slot) if slot.seq == sequence => Ok(*slot),
             _ => Err(Drop::TooOld),
         }
     }
 
     fn set_input(&mut self, seq: u16, out: u16, state: State) {
-        if let Some(slot) = self.inputs.get_mut(usize::from(seq & MASK)) {
+        if let Some(slot) = self.inputs.get_mut(usize::from(seq & self.mask)) {
             *slot = InSlot { seq, out, state };
         }
     }
 
-    fn set_output(&mut self, out: u16, ssrc: u32, seq: u16) {
-        if let Some(slot) = self.outputs.get_mut(usize::from(out & MASK)) {
+    fn set_output(&mut self, out: u16, ssrc: u32, seq: u16, timestamp: u32, state: OutState) {
+        if let Some(slot) = self.outputs.get_mut(usize::from(out & self.mask)) {
             *slot = OutSlot {
                 out,
-                ssrc,
                 seq,
-                valid: true,
+                ssrc,
+                timestamp,
+                state,
             };
         }
     }
 
     fn clear_output(&mut self, out: u16) {
-        if let Some(slot) = self.outputs.get_mut(usize::from(out & MASK))
+        if let Some(slot) = self.outputs.get_mut(usize::from(out & self.mask))
             && slot.out == out
         {
-            slot.valid = false;
+            slot.state = OutState::Invalid;
         }
     }
 }
 
-/// Whether `sequence` is close enough to the head of `seg` (within [`HISTORY`], ahead or
+/// Whether `sequence` is close enough to the head of `seg` (within `history`, ahead or
 /// behind) to be judged against the current anchor rather than re-anchor the layer.
-fn placeable(seg: &Segment, sequence: u16) -> bool {
+fn placeable(seg: &Segment, sequence: u16, history: usize) -> bool {
     let ahead = sequence.wrapping_sub(seg.head);
     let behind = seg.head.wrapping_sub(sequence);
-    usize::from(ahead) < HISTORY || usize::from(behind) < HISTORY
+    usize::from(ahead) < history || usize::from(behind) < history
 }
 
 /// `elapsed` in units of a `clock_rate` Hz clock, capped at [`MAX_TS_STEP`].

@@ -116,10 +116,14 @@ impl<C: MediaCrypto> Router<C> {
     /// A subscriber asked for a keyframe of the stream it receives as `out_ssrc`.
     fn forward_keyframe_request(&mut self, now: Instant, subscriber: ParticipantId, out_ssrc: u32) {
         let found = self.participants.get(&subscriber).and_then(|p| {
-            p.subscriptions
-                .iter()
-                .find(|(_, s)| s.munger.out_ssrc() == out_ssrc)
-                .and_then(|(track, s)| s.target.or(s.current).map(|layer| (*track, layer)))
+            p.subscribed.iter().find_map(|track| {
+                let t = self.tracks.get(track)?;
+                let s = t.subscribers.iter().find(|s| s.id == subscriber)?;
+                if s.sub.munger.out_ssrc() != out_ssrc {
+                    return None;
+                }
+                s.sub.target.or(s.sub.current).map(|layer| (*track, layer))
+            })
         });
         if let Some((track, layer)) = found {
             self.request_keyframe(now, track, layer);
@@ -150,27 +154,41 @@ impl<C: MediaCrypto> Router<C> {
         let Some(p) = participants.get_mut(&subscriber) else {
             return;
         };
-        let Some((track_id, sub)) = p
-            .subscriptions
-            .iter_mut()
-            .find(|(_, s)| s.munger.out_ssrc() == out_ssrc)
-        else {
+        let Some(track_id) = p.subscribed.iter().copied().find(|t| {
+            tracks
+                .get(t)
+                .and_then(|t| t.subscribers.iter().find(|s| s.id == subscriber))
+                .is_some_and(|s| s.sub.munger.out_ssrc() == out_ssrc)
+        }) else {
             return;
         };
-        let Some(track) = tracks.get_mut(track_id) else {
+        let Some(track) = tracks.get_mut(&track_id) else {
+            return;
+        };
+        let super::Track {
+            layers,
+            subscribers,
+            ..
+        } = track;
+        let Some(sub) = subscribers
+            .iter_mut()
+            .find(|s| s.id == subscriber)
+            .map(|s| &mut s.sub)
+        else {
             return;
         };
         // Paced by the measured round-trip time; 100 ms until one is known.
         let rtt = p.rtt.unwrap_or(Duration::from_millis(100));
         for &seq in lost {
-            let Some((sent_seq, layer, in_seq, out_ts)) = sub.sent[usize::from(seq) % SENT_HISTORY]
-            else {
+            let Some(sent) = sub.munger.sent(seq) else {
                 continue;
             };
-            if sent_seq != seq {
-                continue;
-            }
-            let Some(cache) = track.layers.get_mut(layer).and_then(|l| l.cache.as_mut()) else {
+            let (in_seq, out_ts) = (sent.sequence, sent.timestamp);
+            let Some(cache) = layers
+                .iter_mut()
+                .find(|l| l.ssrc == Some(sent.ssrc))
+                .and_then(|l| l.cache.as_mut())
+            else {
                 continue;
             };
             if !cache.allow_resend(in_seq, now, rtt, config.max_resends) {
@@ -322,7 +340,7 @@ impl<C: MediaCrypto> Router<C> {
     /// congestion control can work.
     fn send_transport_feedback(&mut self, now: Instant) {
         let mut out = Vec::new();
-        for (id, p) in &mut self.participants {
+        for (id, p) in self.participants.iter_mut() {
             let media_ssrc = p
                 .published
                 .first()
@@ -368,9 +386,9 @@ impl<C: MediaCrypto> Router<C> {
     /// moved to the subscriber's output timestamps.
     fn send_sender_reports(&mut self, now: Instant) {
         let mut out = Vec::new();
-        for (id, p) in &self.participants {
-            for (track_id, sub) in &p.subscriptions {
-                let (Some(track), Some(layer)) = (self.tracks.get(track_id), sub.current) else {
+        for track in self.tracks.values() {
+            for super::Subscriber { id, sub, .. } in &track.subscribers {
+                let Some(layer) = sub.current else {
                     continue;
                 };
                 let Some(((ntp, rtp_time), (in_ts, out_ts))) = track

@@ -13,6 +13,7 @@
 mod config;
 mod feedback;
 mod forward;
+mod participants;
 mod speaker;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ use crate::RouterError;
 use crate::cache::PacketCache;
 use crate::munger::Munger;
 use crate::rtcp::{BandwidthEstimate, ReceiveStats, SrInfo, TwccRecorder};
+use participants::Participants;
 use speaker::SpeakerDetector;
 
 /// A packet to send to a participant, already protected with its crypto. Give `data` back
@@ -106,7 +108,26 @@ struct Track {
     publisher: ParticipantId,
     config: TrackConfig,
     layers: Vec<Layer>,
-    subscribers: Vec<ParticipantId>,
+    /// Everything the forward path needs per subscriber, contiguous: a packet of this track
+    /// walks this vector once.
+    subscribers: Vec<Subscriber>,
+}
+
+impl Track {
+    fn subscriber_mut(&mut self, id: ParticipantId) -> Option<&mut Subscription> {
+        self.subscribers
+            .iter_mut()
+            .find(|s| s.id == id)
+            .map(|s| &mut s.sub)
+    }
+}
+
+/// A subscriber of a track: who, where its participant lives, and its subscription.
+struct Subscriber {
+    id: ParticipantId,
+    /// The participant's slot in [`Participants`].
+    slot: usize,
+    sub: Subscription,
 }
 
 struct Subscription {
@@ -116,8 +137,6 @@ struct Subscription {
     target: Option<usize>,
     max_spatial: u8,
     paused: bool,
-    /// What was sent, by output sequence number modulo [`SENT_HISTORY`], for NACKs.
-    sent: Box<[Option<Sent>]>,
     /// The last forwarded packet's (input, output) timestamps, to translate sender reports.
     last_timestamps: Option<(u32, u32)>,
     /// Sender-report counters of what was forwarded.
@@ -156,13 +175,11 @@ impl std::hash::Hasher for IdHasher {
 /// A map keyed by router ids.
 type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
-/// One forwarded packet: (output sequence, layer index, input sequence, output timestamp).
-type Sent = (u16, usize, u16, u32);
-
 struct Participant<C> {
     crypto: C,
     published: Vec<TrackId>,
-    subscriptions: IdMap<TrackId, Subscription>,
+    /// The tracks it subscribes to (each [`Subscription`] lives in its track).
+    subscribed: Vec<TrackId>,
     /// Latest bandwidth estimate for what we send this participant, in bits per second.
     estimate_bps: Option<u64>,
     /// Arrivals of this participant's packets by transport-wide sequence number, for the
@@ -185,7 +202,7 @@ struct Participant<C> {
 /// SRTP implementation can be swapped.
 pub struct Router<C: MediaCrypto> {
     config: RouterConfig,
-    participants: IdMap<ParticipantId, Participant<C>>,
+    participants: Participants<C>,
     tracks: IdMap<TrackId, Track>,
     by_ssrc: IdMap<(ParticipantId, u32), (TrackId, usize)>,
     speaker: SpeakerDetector,
@@ -193,6 +210,8 @@ pub struct Router<C: MediaCrypto> {
     transmits: VecDeque<Transmit>,
     events: VecDeque<RouterEvent>,
     pool: Vec<Vec<u8>>,
+    /// Scratch for the forward path: the participant slot of each transmit being built.
+    egress: Vec<usize>,
     stats: RouterStats,
 }
 
@@ -209,13 +228,14 @@ impl<C: MediaCrypto> Router<C> {
         Router {
             speaker: SpeakerDetector::new(config.speaker_interval),
             config,
-            participants: IdMap::default(),
+            participants: Participants::new(),
             tracks: IdMap::default(),
             by_ssrc: IdMap::default(),
             next_report: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             pool: Vec::new(),
+            egress: Vec::new(),
             stats: RouterStats::default(),
         }
     }
@@ -239,6 +259,9 @@ impl<C: MediaCrypto> Router<C> {
     /// retransmissions without RTX the session must allow re-protecting an index
     /// (`SrtpConfig::with_allow_repeat_tx`).
     ///
+    /// Adding an id that is present replaces that participant: what it published and
+    /// subscribed to ends first, as in [`remove_participant`](Self::remove_participant).
+    ///
     /// # Errors
     ///
     /// [`RouterError::Limit`] past [`RouterConfig::max_participants`].
@@ -248,12 +271,13 @@ impl<C: MediaCrypto> Router<C> {
         {
             return Err(RouterError::Limit("participants"));
         }
+        self.remove_participant(id);
         self.participants.insert(
             id,
             Participant {
                 crypto,
                 published: Vec::new(),
-                subscriptions: IdMap::default(),
+                subscribed: Vec::new(),
                 estimate_bps: None,
                 twcc: TwccRecorder::with_interval(self.config.twcc_interval),
                 bandwidth: BandwidthEstimate::new(),
@@ -275,9 +299,9 @@ impl<C: MediaCrypto> Router<C> {
         for track in participant.published {
             self.end_track(track);
         }
-        for track in participant.subscriptions.keys() {
+        for track in &participant.subscribed {
             if let Some(t) = self.tracks.get_mut(track) {
-                t.subscribers.retain(|s| *s != id);
+                t.subscribers.retain(|s| s.id != id);
             }
         }
         let (gone, kept): (VecDeque<Transmit>, VecDeque<Transmit>) =
@@ -376,13 +400,13 @@ impl<C: MediaCrypto> Router<C> {
         };
         self.by_ssrc.retain(|_, (id, _)| *id != track);
         for s in &t.subscribers {
-            if let Some(p) = self.participants.get_mut(s) {
-                p.subscriptions.remove(&track);
+            if let Some(p) = self.participants.at_mut(s.slot) {
+                p.subscribed.retain(|t| *t != track);
             }
         }
         self.events.push_back(RouterEvent::TrackEnded {
             track,
-            subscribers: t.subscribers,
+            subscribers: t.subscribers.iter().map(|s| s.id).collect(),
         });
     }
 
@@ -403,38 +427,48 @@ impl<C: MediaCrypto> Router<C> {
             .tracks
             .get_mut(&track)
             .ok_or(RouterError::Unknown("track"))?;
+        let slot = self
+            .participants
+            .slot(&subscriber)
+            .ok_or(RouterError::Unknown("participant"))?;
         let p = self
             .participants
-            .get_mut(&subscriber)
+            .at_mut(slot)
             .ok_or(RouterError::Unknown("participant"))?;
         let audio = t.config.kind == Kind::Audio;
-        p.subscriptions.insert(
-            track,
-            Subscription {
-                munger: Munger::new(out_ssrc),
-                current: None,
-                target: Some(0),
-                max_spatial: u8::MAX,
-                paused: false,
-                sent: vec![None; SENT_HISTORY].into_boxed_slice(),
-                last_timestamps: None,
-                packets_sent: 0,
-                octets_sent: 0,
-                rtx: None,
-            },
-        );
-        if !t.subscribers.contains(&subscriber) {
-            t.subscribers.push(subscriber);
-        }
+        let mut sub = Subscription {
+            // What NACKs can be answered for is bounded by the publisher's cache: a longer
+            // history would only cost cache misses on the forward path.
+            munger: Munger::with_history(out_ssrc, self.config.nack_cache_packets),
+            current: None,
+            target: Some(0),
+            max_spatial: u8::MAX,
+            paused: false,
+            last_timestamps: None,
+            packets_sent: 0,
+            octets_sent: 0,
+            rtx: None,
+        };
         if audio {
             // Audio has no keyframes: forward from the first packet.
-            if let Some(sub) = p.subscriptions.get_mut(&track) {
-                sub.current = Some(0);
-                if let Some(ssrc) = t.layers.first().and_then(|l| l.ssrc) {
-                    sub.munger.switch_to(ssrc, now);
-                }
+            sub.current = Some(0);
+            if let Some(ssrc) = t.layers.first().and_then(|l| l.ssrc) {
+                sub.munger.switch_to(ssrc, now);
             }
-        } else {
+        }
+        match t.subscribers.iter_mut().find(|s| s.id == subscriber) {
+            // Subscribing again starts a fresh subscription.
+            Some(existing) => existing.sub = sub,
+            None => {
+                t.subscribers.push(Subscriber {
+                    id: subscriber,
+                    slot,
+                    sub,
+                });
+                p.subscribed.push(track);
+            }
+        }
+        if !audio {
             self.request_keyframe(now, track, 0);
         }
         Ok(())
@@ -456,9 +490,9 @@ impl<C: MediaCrypto> Router<C> {
         rtx_payload_type: u8,
     ) -> Result<(), RouterError> {
         let sub = self
-            .participants
-            .get_mut(&subscriber)
-            .and_then(|p| p.subscriptions.get_mut(&track))
+            .tracks
+            .get_mut(&track)
+            .and_then(|t| t.subscriber_mut(subscriber))
             .ok_or(RouterError::Unknown("subscription"))?;
         sub.rtx = Some((rtx_ssrc, rtx_payload_type, 0));
         Ok(())
@@ -467,10 +501,10 @@ impl<C: MediaCrypto> Router<C> {
     /// Stops forwarding `track` to `subscriber`.
     pub fn unsubscribe(&mut self, subscriber: ParticipantId, track: TrackId) {
         if let Some(p) = self.participants.get_mut(&subscriber) {
-            p.subscriptions.remove(&track);
+            p.subscribed.retain(|t| *t != track);
         }
         if let Some(t) = self.tracks.get_mut(&track) {
-            t.subscribers.retain(|s| *s != subscriber);
+            t.subscribers.retain(|s| s.id != subscriber);
         }
     }
 
@@ -485,9 +519,9 @@ impl<C: MediaCrypto> Router<C> {
         paused: bool,
     ) {
         if let Some(sub) = self
-            .participants
-            .get_mut(&subscriber)
-            .and_then(|p| p.subscriptions.get_mut(&track))
+            .tracks
+            .get_mut(&track)
+            .and_then(|t| t.subscriber_mut(subscriber))
         {
             sub.max_spatial = max_spatial;
             sub.paused = paused;
@@ -513,8 +547,8 @@ impl<C: MediaCrypto> Router<C> {
             return;
         };
         let video: Vec<TrackId> = p
-            .subscriptions
-            .keys()
+            .subscribed
+            .iter()
             .copied()
             .filter(|t| {
                 self.tracks
@@ -528,7 +562,18 @@ impl<C: MediaCrypto> Router<C> {
         let headroom = 100 + self.config.upgrade_headroom_percent;
         let mut requests = Vec::new();
         for track in video {
-            let (Some(t), Some(sub)) = (self.tracks.get(&track), p.subscriptions.get_mut(&track))
+            let Some(t) = self.tracks.get_mut(&track) else {
+                continue;
+            };
+            let Track {
+                layers,
+                subscribers,
+                ..
+            } = t;
+            let Some(sub) = subscribers
+                .iter_mut()
+                .find(|s| s.id == participant)
+                .map(|s| &mut s.sub)
             else {
                 continue;
             };
@@ -537,17 +582,17 @@ impl<C: MediaCrypto> Router<C> {
             } else {
                 let current = sub.current.or(sub.target).unwrap_or(0);
                 let fits = |i: usize| {
-                    let need = t.layers[i].bitrate_bps;
+                    let need = layers[i].bitrate_bps;
                     if i > current {
                         need.saturating_mul(headroom) / 100 <= share
                     } else {
                         need <= share
                     }
                 };
-                let best = (0..t.layers.len())
-                    .filter(|&i| t.layers[i].spatial <= sub.max_spatial)
+                let best = (0..layers.len())
+                    .filter(|&i| layers[i].spatial <= sub.max_spatial)
                     .filter(|&i| fits(i))
-                    .max_by_key(|&i| t.layers[i].spatial);
+                    .max_by_key(|&i| layers[i].spatial);
                 // Never below the lowest layer: a subscriber that cannot afford it still gets
                 // something, and congestion control upstream will catch up.
                 Some(best.unwrap_or(0))

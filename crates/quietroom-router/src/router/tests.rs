@@ -656,7 +656,12 @@ fn sender_reports_are_translated_and_rtt_is_measured() {
     let mut rr = Vec::new();
     crate::rtcp::build::receiver_report(0xB0B0, &[block], &mut rr).unwrap();
     bob.send_rtcp(&mut router, at + Duration::from_millis(80), &rr);
-    let rtt = router.participants[&bob.id].rtt.expect("measured");
+    let rtt = router
+        .participants
+        .get(&bob.id)
+        .expect("present")
+        .rtt
+        .expect("measured");
     assert!(
         rtt >= Duration::from_millis(49) && rtt <= Duration::from_millis(51),
         "{rtt:?}"

@@ -22,18 +22,29 @@
 //! layer: its output sequence number is the one after the last output, its output timestamp the
 //! last output timestamp plus the wall-clock time elapsed since, in RTP units. A skipped
 //! in-order packet decrements the sequence offset for everything after it (mediasoup's "drop",
-//! LiveKit's "packet dropped"). Where mediasoup keeps a sorted set of dropped inputs and LiveKit
-//! a map of offset ranges, this munger keeps a fixed ring of the last [`HISTORY`] input sequence
-//! numbers of the current segment, each with the output sequence number reserved for it and
-//! whether it was forwarded or skipped; that ring places late packets, detects duplicates and
-//! bounds how late a packet may be. A second ring, indexed by output sequence number, answers
-//! [`Munger::input_for`]. Both are allocated by [`Munger::new`]; nothing on the per-packet path
-//! allocates, and the work per packet is constant except after an input gap, where the slots
-//! of the missing packets (at most [`HISTORY`]) are reserved.
+//! LiveKit's "packet dropped").
+//!
+//! Like LiveKit's map of offset ranges, the munger keeps the *changes* of the mapping rather
+//! than a record per packet: a short list of offset changes (one per anchor and one per skip
+//! of the newest packet, each with the output and input number it starts at), and a ring,
+//! indexed by output sequence number, of the exceptions to "forwarded in order": numbers
+//! reserved for packets lost or late, numbers filled late, and numbers given up by a skip.
+//! From these it places late packets, detects duplicates, bounds how late a packet may be
+//! (the last [`HISTORY`] sequence numbers, or what [`Munger::with_history`] chose), and
+//! answers [`Munger::input_for`] and [`Munger::sent`] for NACKs.
+//!
+//! An in-order packet writes nothing outside the munger itself. With hundreds of subscribers
+//! that matters: a record per packet per subscriber (what this munger kept before) touches a
+//! cache line not in cache every few packets for each of them, which cost the router more than
+//! all its other bookkeeping (`benches/router.rs`). Everything is allocated by
+//! [`Munger::new`]; nothing on the per-packet path allocates, and the work per packet is
+//! constant except after an input gap, where the numbers of the missing packets (at most the
+//! history) are reserved, and for late packets, which look up the offset changes.
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// How many recent sequence numbers a [`Munger`] made by [`Munger::new`] remembers: a packet
@@ -52,6 +63,13 @@ const HALF: u16 = 0x8000;
 /// would make the new timestamp look older than the last one to a receiver comparing
 /// timestamps modulo 2^32.
 const MAX_TS_STEP: u32 = 0x3FFF_FFFF;
+
+/// Where unwrapped output numbers start, so that small steps back never underflow.
+const FIRST_EXT: u64 = 1 << 40;
+
+/// How many offset changes (switches, and skips of packets not yet passed) a [`Munger`]
+/// remembers: with fewer than this within its history, it answers for the whole history.
+pub const OFFSETS_CAP: usize = 64;
 
 /// How many deselected layers a [`Munger`] remembers the newest packet of.
 const RECENT: usize = 4;
@@ -79,49 +97,43 @@ pub enum Drop {
     Duplicate,
 }
 
-/// What happened to an input sequence number of the current segment.
+/// What an output sequence number became, when that is not simply "forwarded in order".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// Not seen yet (lost or late); its output sequence number is reserved.
+enum Fate {
+    /// Reserved for an input packet not seen yet (lost or late).
     Expected,
-    /// Forwarded with its reserved output sequence number.
-    Forwarded,
-    /// Not forwarded by the router's choice ([`Munger::skip`]).
+    /// Forwarded late, into its reserved number.
+    FilledLate,
+    /// Given up by [`Munger::skip`]: never used.
     Skipped,
 }
 
-/// One slot of the input ring.
+/// One slot of the exception ring, indexed by output sequence number.
 #[derive(Clone, Copy, Debug)]
-struct InSlot {
-    /// The input sequence number this slot describes (the ring is indexed by its low bits).
-    seq: u16,
-    /// The output sequence number reserved for it.
-    out: u16,
-    state: State,
+struct Exception {
+    /// The low 32 bits of the unwrapped output number this slot describes.
+    out: u32,
+    fate: Fate,
 }
 
-/// One slot of the output ring.
+/// Where the mapping from input to output changes: at each anchor (a switch or a re-anchor)
+/// and at each skip that takes a number back. From `first_out` on, output = input +
+/// `seq_offset` and output timestamp = input timestamp + `ts_offset`, until the next entry.
 #[derive(Clone, Copy, Debug)]
-struct OutSlot {
-    /// The output sequence number this slot describes.
-    out: u16,
-    /// The input sequence number behind it.
-    seq: u16,
-    /// The layer SSRC behind it.
-    ssrc: u32,
-    /// The output timestamp it was forwarded with (meaningful when `state` is `Forwarded`).
-    timestamp: u32,
-    state: OutState,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OutState {
-    /// Nothing, or given up by [`Munger::skip`].
-    Invalid,
-    /// Reserved for an input packet not seen yet.
-    Reserved,
-    /// Forwarded.
-    Forwarded,
+struct Offsets {
+    /// The unwrapped output number the entry starts at.
+    first_out: u64,
+    /// The unwrapped input number it starts at (counted like [`Segment::head_ext`]).
+    first_in: u64,
+    /// The segment (anchor) it belongs to.
+    segment: u32,
+    /// The layer SSRC.
+    source: u32,
+    seq_offset: u16,
+    ts_offset: u32,
+    /// The input skipped (without an output number) just before `first_in`, if that is why
+    /// the entry exists.
+    skipped: bool,
 }
 
 /// What was forwarded under an output sequence number ([`Munger::sent`]).
@@ -131,8 +143,8 @@ pub struct Sent {
     pub ssrc: u32,
     /// Its input sequence number.
     pub sequence: u16,
-    /// The output timestamp it was forwarded with.
-    pub timestamp: u32,
+    /// Output timestamp = the input packet's timestamp + this (wrapping).
+    pub timestamp_offset: u32,
 }
 
 /// The selected layer and its offsets.
@@ -140,6 +152,8 @@ pub struct Sent {
 struct Segment {
     /// The selected layer's SSRC.
     source: u32,
+    /// Counts anchors, to tell this segment's [`Offsets`] from older ones.
+    id: u32,
     /// Whether the first packet after the switch has fixed the offsets.
     anchored: bool,
     /// Whether the layer was selected again while anchored: its next packet re-anchors it
@@ -149,6 +163,8 @@ struct Segment {
     head: u16,
     /// How far `head` has moved since the anchor (saturating).
     advanced: u32,
+    /// `head` unwrapped within the segment.
+    head_ext: u64,
     /// Output sequence number = input + `seq_offset` for the next in-order packet.
     seq_offset: u16,
     /// Output timestamp = input + `ts_offset`.
@@ -158,19 +174,24 @@ struct Segment {
 /// Rewrites the packets of one track for one subscriber so that it sees one continuous
 /// stream whatever simulcast layer feeds it. See the [module documentation](self).
 ///
-/// Memory: 22 bytes per history entry (one input and one output ring), about 22 KiB with
-/// [`Munger::new`]'s [`HISTORY`], allocated when it is made. The rings are what a forwarded
-/// packet touches beyond the packet itself, and with hundreds of subscribers they decide
-/// whether that state stays in cache: keep the history no longer than NACKs can use.
+/// Memory, allocated when it is made: 8 bytes per history entry (the exception ring), 8 KiB
+/// with [`Munger::new`]'s [`HISTORY`], and 2 KiB for the last [`OFFSETS_CAP`] offset changes
+/// (one per switch, and one per [`skip`](Munger::skip) of the newest packet). An in-order
+/// packet writes nothing outside the munger itself: the ring is written only on loss, late
+/// packets and skips of older packets.
 pub struct Munger {
     out_ssrc: u32,
     /// The ring length minus one (the length is a power of two).
     mask: u16,
     segment: Option<Segment>,
+    /// Anchors so far.
+    anchors: u32,
     /// When the pending switch was requested.
     switched_at: Option<Instant>,
     /// The output sequence number the next in-order packet gets (`None` before the first).
     next_out: Option<u16>,
+    /// `next_out` unwrapped: it only moves by small steps, so the unwrapping is exact.
+    next_ext: u64,
     /// The output timestamp of the very first packet (`None`: the input's own).
     start_ts: Option<u32>,
     /// The newest output timestamp forwarded, and when.
@@ -178,8 +199,9 @@ pub struct Munger {
     /// The newest input sequence number of recently deselected layers, so that a layer
     /// selected again never forwards a packet it may have forwarded before.
     recent: [Option<(u32, u16)>; RECENT],
-    inputs: Box<[InSlot]>,
-    outputs: Box<[OutSlot]>,
+    /// Offset changes, oldest first, pruned once past the history.
+    offsets: VecDeque<Offsets>,
+    exceptions: Box<[Exception]>,
 }
 
 impl std::fmt::Debug for Munger {
@@ -208,29 +230,24 @@ impl Munger {
         let history = history
             .clamp(*HISTORY_RANGE.start(), *HISTORY_RANGE.end())
             .next_power_of_two();
-        let in_slot = InSlot {
-            seq: 0,
-            out: 0,
-            state: State::Skipped,
-        };
-        let out_slot = OutSlot {
-            out: 0,
-            seq: 0,
-            ssrc: 0,
-            timestamp: 0,
-            state: OutState::Invalid,
+        let empty = Exception {
+            // Slot i is never asked about output i + 2^32 · k before it is written.
+            out: u32::MAX,
+            fate: Fate::Skipped,
         };
         Munger {
             out_ssrc,
             mask: u16::try_from(history - 1).unwrap_or(u16::MAX),
             segment: None,
+            anchors: 0,
             switched_at: None,
             next_out: None,
+            next_ext: 0,
             start_ts: None,
             last_ts: None,
             recent: [None; RECENT],
-            inputs: vec![in_slot; history].into_boxed_slice(),
-            outputs: vec![out_slot; history].into_boxed_slice(),
+            offsets: VecDeque::with_capacity(OFFSETS_CAP),
+            exceptions: vec![empty; history].into_boxed_slice(),
         }
     }
 
@@ -239,7 +256,7 @@ impl Munger {
     /// from them about the publisher's stream).
     pub fn with_start(out_ssrc: u32, sequence: u16, timestamp: u32) -> Self {
         let mut munger = Munger::new(out_ssrc);
-        munger.next_out = Some(sequence);
+        munger.set_next_out(sequence);
         munger.start_ts = Some(timestamp);
         munger
     }
@@ -293,6 +310,8 @@ impl Munger {
         }
         self.segment = Some(Segment {
             source: source_ssrc,
+            id: self.anchors,
+            head_ext: FIRST_EXT,
             anchored: false,
             resync: false,
             head: 0,
@@ -354,13 +373,17 @@ impl Munger {
                 }
                 None => self.start_ts.unwrap_or(timestamp),
             };
+            self.anchors = self.anchors.wrapping_add(1);
+            seg.id = self.anchors;
             seg.anchored = true;
             seg.head = sequence;
+            seg.head_ext = FIRST_EXT;
             seg.advanced = 0;
             seg.seq_offset = out.wrapping_sub(sequence);
             seg.ts_offset = target_ts.wrapping_sub(timestamp);
-            self.set_input(sequence, out, State::Forwarded);
-            self.next_out = Some(out.wrapping_add(1));
+            self.set_next_out(out);
+            self.push_offsets(&seg, FIRST_EXT, false);
+            self.set_next_out(out.wrapping_add(1));
             out
         } else {
             let ahead = sequence.wrapping_sub(seg.head);
@@ -370,23 +393,22 @@ impl Munger {
             if ahead < HALF {
                 self.advance(&mut seg, sequence, ahead);
                 let out = sequence.wrapping_add(seg.seq_offset);
-                self.set_input(sequence, out, State::Forwarded);
-                self.next_out = Some(out.wrapping_add(1));
+                self.set_next_out(out.wrapping_add(1));
                 out
             } else {
-                let slot = self.late_slot(&seg, sequence)?;
-                match slot.state {
-                    State::Expected => {
-                        self.set_input(sequence, slot.out, State::Forwarded);
-                        slot.out
+                let (out, ext) = self.late_output(&seg, sequence)?;
+                match self.exception(ext) {
+                    Some(Fate::Expected) => {
+                        self.set_exception(ext, Fate::FilledLate);
+                        out
                     }
-                    State::Forwarded | State::Skipped => return Err(Drop::Duplicate),
+                    // Forwarded in order, filled late, or skipped.
+                    _ => return Err(Drop::Duplicate),
                 }
             }
         };
         self.segment = Some(seg);
         let ts = timestamp.wrapping_add(seg.ts_offset);
-        self.set_output(out, source_ssrc, sequence, ts, OutState::Forwarded);
         let newer = match self.last_ts {
             None => true,
             Some((last, _)) => newer_ts(ts, last),
@@ -431,62 +453,114 @@ impl Munger {
         }
         let ahead = sequence.wrapping_sub(seg.head);
         if ahead != 0 && ahead < HALF {
+            // Newer than the head: it takes no number, and later packets shift down by one.
             self.advance(&mut seg, sequence, ahead);
             let out = sequence.wrapping_add(seg.seq_offset);
-            self.set_input(sequence, out, State::Skipped);
             seg.seq_offset = seg.seq_offset.wrapping_sub(1);
-            self.next_out = Some(out);
-        } else {
-            let Ok(slot) = self.late_slot(&seg, sequence) else {
+            self.set_next_out(out);
+            self.push_offsets(&seg, seg.head_ext + 1, true);
+        } else if ahead == 0 {
+            // The head, just mapped: its number goes to the next in-order packet.
+            let Ok((out, ext)) = self.late_output(&seg, sequence) else {
                 return;
             };
-            if slot.state == State::Skipped {
+            if self.exception(ext) == Some(Fate::Skipped) {
                 return;
             }
-            self.set_input(sequence, slot.out, State::Skipped);
-            self.clear_output(slot.out);
-            if ahead == 0 {
-                // The head: its number goes to the next in-order packet.
-                seg.seq_offset = seg.seq_offset.wrapping_sub(1);
-                self.next_out = Some(slot.out);
+            seg.seq_offset = seg.seq_offset.wrapping_sub(1);
+            self.set_next_out(out);
+            self.push_offsets(&seg, seg.head_ext + 1, true);
+        } else {
+            // Older: its number stays unused.
+            let Ok((_, ext)) = self.late_output(&seg, sequence) else {
+                return;
+            };
+            if self.exception(ext) == Some(Fate::Skipped) {
+                return;
             }
+            self.set_exception(ext, Fate::Skipped);
         }
         self.segment = Some(seg);
     }
 
     /// Reverse map for NACKs: which input (source SSRC, sequence number) produced output
-    /// `sequence`, or would have produced it — a slot reserved for an input packet that was
+    /// `sequence`, or would have produced it — a number reserved for an input packet that was
     /// lost or is late also answers, so the router can resend it from the publisher's cache.
     /// `None` for numbers more than [`history`](Self::history) behind the newest output, not
     /// yet used, or given up by [`Munger::skip`].
     pub fn input_for(&self, sequence: u16) -> Option<(u32, u16)> {
-        self.output_slot(sequence)
-            .filter(|slot| slot.state != OutState::Invalid)
-            .map(|slot| (slot.ssrc, slot.seq))
+        let (entry, ext) = self.entry_for(sequence)?;
+        if self.exception(ext) == Some(Fate::Skipped) {
+            return None;
+        }
+        Some((entry.source, sequence.wrapping_sub(entry.seq_offset)))
     }
 
-    /// What was forwarded under output `sequence`, with the timestamp it was sent with: what
-    /// a retransmission must repeat. `None` where [`input_for`](Self::input_for) is, and for
-    /// numbers reserved for a packet never forwarded.
+    /// What was forwarded under output `sequence`: what a retransmission must repeat. `None`
+    /// where [`input_for`](Self::input_for) is, and for numbers reserved for a packet never
+    /// forwarded.
     pub fn sent(&self, sequence: u16) -> Option<Sent> {
-        self.output_slot(sequence)
-            .filter(|slot| slot.state == OutState::Forwarded)
-            .map(|slot| Sent {
-                ssrc: slot.ssrc,
-                sequence: slot.seq,
-                timestamp: slot.timestamp,
-            })
+        let (entry, ext) = self.entry_for(sequence)?;
+        match self.exception(ext) {
+            Some(Fate::Expected | Fate::Skipped) => None,
+            None | Some(Fate::FilledLate) => Some(Sent {
+                ssrc: entry.source,
+                sequence: sequence.wrapping_sub(entry.seq_offset),
+                timestamp_offset: entry.ts_offset,
+            }),
+        }
     }
 
-    fn output_slot(&self, sequence: u16) -> Option<&OutSlot> {
+    /// The offsets in force at output `sequence` and the unwrapped number, if `sequence` has
+    /// been given out and is within the history.
+    fn entry_for(&self, sequence: u16) -> Option<(&Offsets, u64)> {
         let next = self.next_out?;
         let behind = next.wrapping_sub(sequence);
         if behind == 0 || usize::from(behind) > self.history() {
             return None;
         }
-        self.outputs
-            .get(usize::from(sequence & self.mask))
-            .filter(|slot| slot.out == sequence)
+        let ext = self.next_ext.checked_sub(u64::from(behind))?;
+        let entry = self.offsets.iter().rev().find(|e| e.first_out <= ext)?;
+        Some((entry, ext))
+    }
+
+    /// The output number (and unwrapped) of `sequence`, which is not newer than the head of
+    /// `seg`, if it can be placed (after the switch point, within the history, not skipped
+    /// without a number).
+    fn late_output(&self, seg: &Segment, sequence: u16) -> Result<(u16, u64), Drop> {
+        let behind = seg.head.wrapping_sub(sequence);
+        if usize::from(behind) >= self.history() || u32::from(behind) > seg.advanced {
+            return Err(Drop::TooOld);
+        }
+        let at = seg.head_ext.saturating_sub(u64::from(behind));
+        let mut offset = None;
+        for e in self
+            .offsets
+            .iter()
+            .rev()
+            .take_while(|e| e.segment == seg.id)
+        {
+            if e.skipped && e.first_in == at + 1 {
+                return Err(Drop::Duplicate);
+            }
+            // The entry applies if it starts at or before `sequence` (an entry may start just
+            // after the head, when the head was skipped).
+            if offset.is_none() && e.first_in <= at {
+                offset = Some(e.seq_offset);
+            }
+        }
+        let out = sequence.wrapping_add(offset.ok_or(Drop::TooOld)?);
+        let next = self.next_out.ok_or(Drop::TooOld)?;
+        let back = next.wrapping_sub(out);
+        if back == 0 || back >= HALF {
+            // Not given out: only a packet skipped without a number lands here.
+            return Err(Drop::Duplicate);
+        }
+        let ext = self
+            .next_ext
+            .checked_sub(u64::from(back))
+            .ok_or(Drop::TooOld)?;
+        Ok((out, ext))
     }
 
     /// Notes that layer `source` was deselected with `head` its newest input.
@@ -509,52 +583,79 @@ impl Munger {
     fn advance(&mut self, seg: &mut Segment, sequence: u16, ahead: u16) {
         let gap = ahead - 1;
         let fill = gap.min(self.mask);
-        for back in (1..=fill).rev() {
-            let missing = sequence.wrapping_sub(back);
-            let out = missing.wrapping_add(seg.seq_offset);
-            self.set_input(missing, out, State::Expected);
-            self.set_output(out, seg.source, missing, 0, OutState::Reserved);
+        if fill > 0 {
+            // The reserved numbers end just before `sequence`'s own.
+            let own = sequence.wrapping_add(seg.seq_offset);
+            let base = self.ext_of_next(own);
+            for back in 1..=u64::from(fill) {
+                self.set_exception(base - back, Fate::Expected);
+            }
         }
         seg.head = sequence;
+        seg.head_ext += u64::from(ahead);
         seg.advanced = seg.advanced.saturating_add(u32::from(ahead));
     }
 
-    /// The ring slot of `sequence`, which is not newer than the head of `seg`, if it can be
-    /// placed (after the switch point and within the history).
-    fn late_slot(&self, seg: &Segment, sequence: u16) -> Result<InSlot, Drop> {
-        let behind = seg.head.wrapping_sub(sequence);
-        if usize::from(behind) >= self.history() || u32::from(behind) > seg.advanced {
-            return Err(Drop::TooOld);
-        }
-        match self.inputs.get(usize::from(sequence & self.mask)) {
-            Some(slot) if slot.seq == sequence => Ok(*slot),
-            _ => Err(Drop::TooOld),
+    /// The unwrapped form of `out`, which is at or a little ahead of the next output number.
+    fn ext_of_next(&self, out: u16) -> u64 {
+        match self.next_out {
+            Some(next) => self
+                .next_ext
+                .wrapping_add(i64::from(out.wrapping_sub(next) as i16) as u64),
+            None => FIRST_EXT + u64::from(out),
         }
     }
 
-    fn set_input(&mut self, seq: u16, out: u16, state: State) {
-        if let Some(slot) = self.inputs.get_mut(usize::from(seq & self.mask)) {
-            *slot = InSlot { seq, out, state };
-        }
+    /// Moves the next output number to `out` (a small step either way), keeping it unwrapped.
+    fn set_next_out(&mut self, out: u16) {
+        self.next_ext = self.ext_of_next(out);
+        self.next_out = Some(out);
     }
 
-    fn set_output(&mut self, out: u16, ssrc: u32, seq: u16, timestamp: u32, state: OutState) {
-        if let Some(slot) = self.outputs.get_mut(usize::from(out & self.mask)) {
-            *slot = OutSlot {
-                out,
-                seq,
-                ssrc,
-                timestamp,
-                state,
-            };
-        }
-    }
-
-    fn clear_output(&mut self, out: u16) {
-        if let Some(slot) = self.outputs.get_mut(usize::from(out & self.mask))
-            && slot.out == out
+    /// Records that the mapping changes from unwrapped input `first_in` of `seg` on (at the
+    /// next output number), `skipped` if the input before it was skipped without a number,
+    /// and forgets changes that have left the history.
+    fn push_offsets(&mut self, seg: &Segment, first_in: u64, skipped: bool) {
+        // An entry is dropped once the next one starts two histories back: then no output
+        // number it covers is within the history, nor any input number a late packet could
+        // have (inputs are never closer together than their outputs).
+        let keep = 2 * self.history() as u64;
+        while self.offsets.len() >= 2
+            && self
+                .offsets
+                .get(1)
+                .is_some_and(|e| e.first_out.saturating_add(keep) <= self.next_ext)
         {
-            slot.state = OutState::Invalid;
+            self.offsets.pop_front();
+        }
+        if self.offsets.len() >= OFFSETS_CAP {
+            // Many skips: the oldest change goes early. Outputs it covered then answer `None`
+            // and late packets it covered are `TooOld` (entries only ever go from the front,
+            // so nothing is answered wrongly).
+            self.offsets.pop_front();
+        }
+        self.offsets.push_back(Offsets {
+            first_out: self.next_ext,
+            first_in,
+            segment: seg.id,
+            source: seg.source,
+            seq_offset: seg.seq_offset,
+            ts_offset: seg.ts_offset,
+            skipped,
+        });
+    }
+
+    fn exception(&self, ext: u64) -> Option<Fate> {
+        let slot = self.exceptions.get(usize::from(ext as u16 & self.mask))?;
+        (slot.out == ext as u32).then_some(slot.fate)
+    }
+
+    fn set_exception(&mut self, ext: u64, fate: Fate) {
+        if let Some(slot) = self.exceptions.get_mut(usize::from(ext as u16 & self.mask)) {
+            *slot = Exception {
+                out: ext as u32,
+                fate,
+            };
         }
     }
 }

@@ -129,6 +129,35 @@ fn reordering_loss_and_duplicates() {
 }
 
 #[test]
+fn history_is_a_power_of_two_within_range() {
+    assert_eq!(Munger::new(1).history(), HISTORY);
+    assert_eq!(Munger::with_history(1, 500).history(), 512);
+    assert_eq!(Munger::with_history(1, 0).history(), 16);
+    assert_eq!(Munger::with_history(1, usize::MAX).history(), 16_384);
+    // The exception ring's slots are 8 bytes, as the type's documentation says.
+    assert_eq!(std::mem::size_of::<super::Exception>(), 8);
+}
+
+#[test]
+fn sent_repeats_the_timestamp_and_not_reserved_numbers() {
+    let t0 = Instant::now();
+    let mut m = Munger::with_start(7, 500, 9_000);
+    m.switch_to(1, t0);
+    let a = m.map(1, 10, 1_000, t0, CLOCK).expect("anchor");
+    // 11 is lost: its number is reserved, answers `input_for`, but was never sent.
+    let c = m.map(1, 12, 7_000, t0, CLOCK).expect("in order");
+    let sent = m.sent(a.sequence).expect("sent");
+    assert_eq!((sent.ssrc, sent.sequence), (1, 10));
+    assert_eq!(1_000u32.wrapping_add(sent.timestamp_offset), a.timestamp);
+    assert_eq!(m.input_for(501), Some((1, 11)));
+    assert_eq!(m.sent(501), None);
+    let late = m.map(1, 11, 4_000, t0, CLOCK).expect("late");
+    assert_eq!(late.sequence, 501);
+    assert_eq!(m.sent(501).map(|s| s.sequence), Some(11));
+    assert_eq!(m.sent(c.sequence).map(|s| s.sequence), Some(12));
+}
+
+#[test]
 fn skip_contract() {
     let t0 = Instant::now();
     let mut m = Munger::new(7);
@@ -464,9 +493,11 @@ proptest! {
     #[test]
     fn arbitrary_calls_never_panic(
         calls in prop::collection::vec((0u8..8, 0u32..3, any::<u16>(), any::<u32>(), 0u64..5000), 0..300),
+        small in any::<bool>(),
     ) {
         let t0 = Instant::now();
-        let mut m = Munger::new(1);
+        // A small history wraps its ring and drops offset changes within a run.
+        let mut m = if small { Munger::with_history(1, 16) } else { Munger::new(1) };
         for (op, ssrc, seq, ts, at) in calls {
             let now = ms(t0, at);
             match op {
@@ -488,9 +519,10 @@ proptest! {
     #[test]
     fn arbitrary_calls_never_reuse_outputs(
         calls in prop::collection::vec((0u8..8, 0u32..3, 0u16..256, any::<u32>(), 0u64..5000), 0..300),
+        small in any::<bool>(),
     ) {
         let t0 = Instant::now();
-        let mut m = Munger::new(1);
+        let mut m = if small { Munger::with_history(1, 16) } else { Munger::new(1) };
         let mut seen: HashMap<u16, (u32, u16)> = HashMap::new();
         for (op, ssrc, seq, ts, at) in calls {
             let now = ms(t0, at);

@@ -183,7 +183,7 @@ impl<C: MediaCrypto> Router<C> {
             let Some(sent) = sub.munger.sent(seq) else {
                 continue;
             };
-            let (in_seq, out_ts) = (sent.sequence, sent.timestamp);
+            let in_seq = sent.sequence;
             let Some(cache) = layers
                 .iter_mut()
                 .find(|l| l.ssrc == Some(sent.ssrc))
@@ -201,7 +201,7 @@ impl<C: MediaCrypto> Router<C> {
             match resend(
                 original,
                 seq,
-                out_ts,
+                sent.timestamp_offset,
                 out_ssrc,
                 &mut sub.rtx,
                 &mut buf,
@@ -431,23 +431,25 @@ impl<C: MediaCrypto> Router<C> {
 }
 
 /// Builds the retransmission of `original` (plaintext, as received from the publisher) into
-/// `buf`, protected for the subscriber: the original sequence number, timestamp and SSRC it
-/// was forwarded with, wrapped in RTX when negotiated.
+/// `buf`, protected for the subscriber: the original sequence number, timestamp (the
+/// original's plus `ts_offset`) and SSRC it was forwarded with, wrapped in RTX when
+/// negotiated.
 fn resend<C: MediaCrypto>(
     original: &[u8],
     seq: u16,
-    out_ts: u32,
+    ts_offset: u32,
     out_ssrc: u32,
     rtx: &mut Option<(u32, u8, u16)>,
     buf: &mut Vec<u8>,
     crypto: &mut C,
 ) -> Result<(), RouterError> {
+    let header = rtp::RtpHeader::parse(original)?;
+    let out_ts = header.timestamp.wrapping_add(ts_offset);
     let len = match rtx {
         Some((rtx_ssrc, rtx_pt, next)) => {
             // The RTX packet (RFC 4588) is written straight from the cached original: the
             // header on the RTX stream's SSRC, payload type and sequence, then the 2-byte
             // original sequence number — the one this subscriber saw — before the payload.
-            let header = rtp::RtpHeader::parse(original)?;
             buf.clear();
             buf.resize(original.len() + 2 + crypto.rtp_overhead(), 0);
             let n = rtp::write_rtx(original, &header, *rtx_ssrc, *rtx_pt, *next, buf)?;

@@ -12,6 +12,7 @@ use super::{
     TrackId, Transmit,
 };
 use crate::codec::is_keyframe;
+use crate::munger::Rewrite;
 use crate::rtp::{self, RtpHeader};
 
 impl<C: MediaCrypto> Router<C> {
@@ -113,13 +114,19 @@ impl<C: MediaCrypto> Router<C> {
             .extensions
             .transport_cc
             .filter(|&id| header.extension(packet, id).is_some_and(|v| v.len() == 2));
-        // Subscribers go in chunks of [`EGRESS_CHUNK`], two passes each: rewrite into each
-        // one's buffer, then encrypt the chunk. Keeping the crypto pass apart from the
-        // per-subscriber bookkeeping keeps the key schedules in cache, and a chunk's buffers
-        // still fit in L1 when they are encrypted (measured: `benches/router.rs`).
+        // Subscribers go in chunks of [`EGRESS_CHUNK`], two passes each: the bookkeeping
+        // (layer switches, the munger, counters) for the chunk, then for each of its
+        // subscribers the copy, rewrite and encryption. Keeping the bookkeeping apart keeps the
+        // crypto loop as tight as the bare protect loop it is measured against, with each
+        // buffer written just before it is encrypted (`benches/router.rs`).
+        let out = Outgoing {
+            packet,
+            header: &header,
+            transport_cc,
+            now,
+            capacity: config.max_packet + 64,
+        };
         egress.clear();
-        let first = transmits.len();
-        let mut failed = false;
         for s in &mut track.subscribers {
             let sub = &mut s.sub;
             if keyframe && sub.target == Some(index) && sub.current != Some(index) {
@@ -140,55 +147,20 @@ impl<C: MediaCrypto> Router<C> {
             else {
                 continue;
             };
-            let mut buf = pool
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(config.max_packet + 64));
-            buf.clear();
-            buf.extend_from_slice(packet);
-            let rewritten = rtp::set_sequence(&mut buf, rewrite.sequence)
-                .and_then(|()| rtp::set_timestamp(&mut buf, rewrite.timestamp))
-                .and_then(|()| rtp::set_ssrc(&mut buf, sub.munger.out_ssrc()));
-            if rewritten.is_err() {
-                // Unreachable for a packet that parsed; dropped rather than sent half-done.
-                stats.dropped += 1;
-                recycle_into(pool, buf);
-                continue;
-            }
-            if let Some(id) = transport_cc
-                && let Some(p) = participants.at_mut(s.slot)
-            {
-                let seq = p.twcc_out_seq;
-                if rtp::set_extension(&mut buf, &header, id, &seq.to_be_bytes()).is_ok() {
-                    p.twcc_sent[usize::from(seq) % SENT_HISTORY] = Some((seq, now, len));
-                    p.twcc_out_seq = seq.wrapping_add(1);
-                }
-            }
             sub.last_timestamps = Some((header.timestamp, rewrite.timestamp));
             sub.packets_sent = sub.packets_sent.wrapping_add(1);
             sub.octets_sent = sub.octets_sent.wrapping_add(header.payload_len as u32);
-            egress.push(s.slot);
-            transmits.push_back(Transmit {
+            egress.push(Egress {
+                slot: s.slot,
                 to: s.id,
-                rtcp: false,
-                data: buf,
+                ssrc: sub.munger.out_ssrc(),
+                rewrite,
             });
             if egress.len() == EGRESS_CHUNK {
-                failed |= protect_chunk(participants, transmits, egress, len, stats);
+                out.send(participants, transmits, pool, egress, stats);
             }
         }
-        failed |= protect_chunk(participants, transmits, egress, len, stats);
-        if failed {
-            let mut i = first;
-            while i < transmits.len() {
-                if transmits[i].data.is_empty() {
-                    if let Some(t) = transmits.remove(i) {
-                        recycle_into(pool, t.data);
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-        }
+        out.send(participants, transmits, pool, egress, stats);
         Ok(())
     }
 
@@ -248,39 +220,83 @@ fn recycle_into(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
     }
 }
 
-/// Subscribers whose packets are rewritten before the chunk is encrypted.
-const EGRESS_CHUNK: usize = 16;
+/// Subscribers whose bookkeeping is done before their packets are built.
+pub(super) const EGRESS_CHUNK: usize = 16;
 
-/// Encrypts the last `egress.len()` transmits, the RTP packets of `len` bytes just built (and
-/// not yet grown by the crypto's overhead) for
-/// the participants in those slots, and empties `egress`. A buffer that cannot be protected
-/// is emptied, so plaintext can never leave in a transmit; returns whether that happened (the
-/// caller removes the empty transmits).
-fn protect_chunk<C: MediaCrypto>(
-    participants: &mut Participants<C>,
-    transmits: &mut VecDeque<Transmit>,
-    egress: &mut Vec<usize>,
-    len: usize,
-    stats: &mut RouterStats,
-) -> bool {
-    let start = transmits.len().saturating_sub(egress.len());
-    let mut failed = false;
-    for (t, &slot) in transmits.range_mut(start..).zip(egress.iter()) {
-        match participants.at_mut(slot).map(|p| {
-            t.data.resize(len + p.crypto.rtp_overhead(), 0);
-            p.crypto.protect_rtp(&mut t.data, len)
-        }) {
-            Some(Ok(n)) => {
-                t.data.truncate(n);
-                stats.forwarded += 1;
-            }
-            _ => {
-                t.data.clear();
+/// One subscriber's copy of the packet being forwarded, before it is built.
+pub(super) struct Egress {
+    /// The subscriber's participant slot.
+    slot: usize,
+    to: ParticipantId,
+    /// The SSRC, sequence number and timestamp it gets.
+    ssrc: u32,
+    rewrite: Rewrite,
+}
+
+/// The decrypted packet being forwarded, and what every copy of it needs.
+struct Outgoing<'a> {
+    packet: &'a [u8],
+    header: &'a RtpHeader,
+    /// The transport-wide sequence number extension to renumber per subscriber.
+    transport_cc: Option<u8>,
+    now: Instant,
+    /// The capacity of a new buffer.
+    capacity: usize,
+}
+
+impl Outgoing<'_> {
+    /// Builds, protects and queues each subscriber's copy in `egress`, and empties it. A copy
+    /// that cannot be protected is dropped (and counted); plaintext never reaches a transmit.
+    fn send<C: MediaCrypto>(
+        &self,
+        participants: &mut Participants<C>,
+        transmits: &mut VecDeque<Transmit>,
+        pool: &mut Vec<Vec<u8>>,
+        egress: &mut Vec<Egress>,
+        stats: &mut RouterStats,
+    ) {
+        let len = self.packet.len();
+        for e in egress.drain(..) {
+            let Some(p) = participants.at_mut(e.slot) else {
                 stats.dropped += 1;
-                failed = true;
+                continue;
+            };
+            let mut buf = pool
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(self.capacity));
+            buf.clear();
+            buf.extend_from_slice(self.packet);
+            let rewritten = rtp::set_sequence(&mut buf, e.rewrite.sequence)
+                .and_then(|()| rtp::set_timestamp(&mut buf, e.rewrite.timestamp))
+                .and_then(|()| rtp::set_ssrc(&mut buf, e.ssrc));
+            if rewritten.is_ok()
+                && let Some(id) = self.transport_cc
+            {
+                // The subscriber's own transport-wide sequence number, for its congestion
+                // feedback.
+                let seq = p.twcc_out_seq;
+                if rtp::set_extension(&mut buf, self.header, id, &seq.to_be_bytes()).is_ok() {
+                    p.twcc_sent[usize::from(seq) % SENT_HISTORY] = Some((seq, self.now, len));
+                    p.twcc_out_seq = seq.wrapping_add(1);
+                }
+            }
+            buf.resize(len + p.crypto.rtp_overhead(), 0);
+            match rewritten.and_then(|()| Ok(p.crypto.protect_rtp(&mut buf, len)?)) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    stats.forwarded += 1;
+                    transmits.push_back(Transmit {
+                        to: e.to,
+                        rtcp: false,
+                        data: buf,
+                    });
+                }
+                Err(_) => {
+                    // Unreachable for a packet that parsed and a working session.
+                    stats.dropped += 1;
+                    recycle_into(pool, buf);
+                }
             }
         }
     }
-    egress.clear();
-    failed
 }

@@ -210,8 +210,8 @@ pub struct Router<C: MediaCrypto> {
     transmits: VecDeque<Transmit>,
     events: VecDeque<RouterEvent>,
     pool: Vec<Vec<u8>>,
-    /// Scratch for the forward path: the participant slot of each transmit being built.
-    egress: Vec<usize>,
+    /// Scratch for the forward path: the copies of the packet being forwarded.
+    egress: Vec<forward::Egress>,
     stats: RouterStats,
 }
 
@@ -235,7 +235,7 @@ impl<C: MediaCrypto> Router<C> {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             pool: Vec::new(),
-            egress: Vec::new(),
+            egress: Vec::with_capacity(forward::EGRESS_CHUNK),
             stats: RouterStats::default(),
         }
     }

@@ -54,15 +54,6 @@ impl<C: MediaCrypto> Router<C> {
         if self.next_report.is_none() {
             self.next_report = Some(now + self.config.report_interval);
         }
-        let transport_seq = self
-            .tracks
-            .get(&track_id)
-            .and_then(|t| t.config.extensions.transport_cc)
-            .and_then(|id| header.extension(packet, id))
-            .and_then(rtp::transport_sequence);
-        if let (Some(seq), Some(p)) = (transport_seq, self.participants.get_mut(&from)) {
-            p.twcc.record(seq, now);
-        }
         let Router {
             tracks,
             participants,
@@ -78,6 +69,16 @@ impl<C: MediaCrypto> Router<C> {
         let Some(track) = tracks.get_mut(&track_id) else {
             return Err(RouterError::Unknown("track"));
         };
+        if let Some(seq) = track
+            .config
+            .extensions
+            .transport_cc
+            .and_then(|id| header.extension(packet, id))
+            .and_then(rtp::transport_sequence)
+            && let Some(p) = participants.get_mut(&from)
+        {
+            p.twcc.record(seq, now);
+        }
         let layer = &mut track.layers[index];
         layer.stats.record(now, header.sequence, header.timestamp);
         let clock_rate = track.config.clock_rate;
@@ -220,6 +221,9 @@ fn recycle_into(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
     }
 }
 
+/// Zeros to append for the crypto's overhead (SRTP's largest is a 16-byte tag).
+const TAG_ROOM: [u8; 32] = [0; 32];
+
 /// Subscribers whose bookkeeping is done before their packets are built.
 pub(super) const EGRESS_CHUNK: usize = 16;
 
@@ -280,7 +284,12 @@ impl Outgoing<'_> {
                     p.twcc_out_seq = seq.wrapping_add(1);
                 }
             }
-            buf.resize(len + p.crypto.rtp_overhead(), 0);
+            // Room for the tag (zeros, as the crypto overwrites them).
+            let overhead = p.crypto.rtp_overhead();
+            match TAG_ROOM.get(..overhead) {
+                Some(zeros) => buf.extend_from_slice(zeros),
+                None => buf.resize(len + overhead, 0),
+            }
             match rewritten.and_then(|()| Ok(p.crypto.protect_rtp(&mut buf, len)?)) {
                 Ok(n) => {
                     buf.truncate(n);

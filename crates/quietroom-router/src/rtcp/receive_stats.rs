@@ -119,9 +119,16 @@ impl ReceiveStats {
             return;
         }
         let epoch = *self.epoch.get_or_insert(now);
-        let nanos = now.saturating_duration_since(epoch).as_nanos();
-        // Arrival in timestamp units, modulo 2^32 like the RTP timestamp itself.
-        let arrival = (nanos.saturating_mul(u128::from(self.clock_rate)) / 1_000_000_000) as u32;
+        let since = now.saturating_duration_since(epoch);
+        // Arrival in timestamp units, modulo 2^32 like the RTP timestamp itself (whole seconds
+        // wrap harmlessly; the fraction cannot overflow: below 10^9 × 2^32). In u64, so the
+        // division by a constant compiles to a multiplication: this runs for every packet.
+        let clock = u64::from(self.clock_rate);
+        let arrival = since
+            .as_secs()
+            .wrapping_mul(clock)
+            .wrapping_add(u64::from(since.subsec_nanos()) * clock / 1_000_000_000)
+            as u32;
         let transit = arrival.wrapping_sub(rtp_timestamp);
         if let Some(previous) = self.transit {
             let d = u64::from((transit.wrapping_sub(previous) as i32).unsigned_abs());

@@ -71,6 +71,7 @@ fn room(subscribers: u64) -> Room {
             rid: None,
             spatial: 0,
             bitrate_bps: 1_000_000,
+            rtx_ssrc: None,
         }],
         extensions: ExtensionIds::default(),
     };

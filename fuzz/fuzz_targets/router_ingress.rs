@@ -40,20 +40,20 @@ fuzz_target!(|data: &[u8]| {
     let (publisher, subscriber) = (ParticipantId(1), ParticipantId(2));
     let _ = router.add_participant(publisher, Plain);
     let _ = router.add_participant(subscriber, Plain);
-    let layer = |ssrc: u32, spatial: u8| LayerConfig { ssrc: Some(ssrc), rid: Some(format!("r{spatial}")), spatial, bitrate_bps: 100_000 * (u64::from(spatial) + 1) };
+    let layer = |ssrc: u32, spatial: u8| LayerConfig { ssrc: Some(ssrc), rid: Some(format!("r{spatial}")), spatial, bitrate_bps: 100_000 * (u64::from(spatial) + 1), rtx_ssrc: (spatial == 0).then_some(ssrc + 1) };
     let video = TrackConfig {
         kind: Kind::Video,
         codec: Codec::Vp8,
         clock_rate: 90_000,
         layers: vec![layer(0x100, 0), layer(0x200, 1), LayerConfig { ssrc: None, ..layer(0, 2) }],
-        extensions: ExtensionIds { audio_level: None, transport_cc: Some(3), rid: Some(4) },
+        extensions: ExtensionIds { audio_level: None, transport_cc: Some(3), rid: Some(4), repaired_rid: Some(5) },
     };
     let audio = TrackConfig {
         kind: Kind::Audio,
         codec: Codec::Opus,
         clock_rate: 48_000,
         layers: vec![layer(0xA00, 0)],
-        extensions: ExtensionIds { audio_level: Some(1), transport_cc: Some(3), rid: None },
+        extensions: ExtensionIds { audio_level: Some(1), transport_cc: Some(3), rid: None, repaired_rid: None },
     };
     let _ = router.publish(publisher, TrackId(1), video);
     let _ = router.publish(publisher, TrackId(2), audio);

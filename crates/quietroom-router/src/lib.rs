@@ -6,6 +6,7 @@ mod error;
 pub mod cache;
 pub mod codec;
 pub mod munger;
+pub mod nack;
 mod router;
 pub mod rtcp;
 pub mod rtp;

@@ -403,8 +403,9 @@ fn publisher_leaving_ends_tracks() {
 
 #[test]
 fn publisher_uplink_loss_is_repaired_with_keyframes() {
-    // The router does not NACK upstream: what the publisher's uplink loses reaches the
-    // subscribers as a gap they cannot fill, and a PLI brings a keyframe.
+    // Without RTX from the publisher the router does not NACK upstream (a retransmission on
+    // the media SSRC would repeat an SRTP index): what the publisher's uplink loses reaches
+    // the subscribers as a gap they cannot fill, and a PLI brings a keyframe.
     let mut sim = Sim::new(0x5EED_0005, 3);
     sim.net.configure(
         sim.publisher.id,
@@ -450,6 +451,59 @@ fn publisher_uplink_loss_is_repaired_with_keyframes() {
         );
     }
     assert!(sim.router.stats().keyframe_requests > 3);
+}
+
+#[test]
+fn publisher_uplink_loss_is_repaired_with_nack_rtx() {
+    // With RTX negotiated for the publisher's layers, the router NACKs what the uplink loses;
+    // the retransmissions reach each subscriber under the numbers reserved for them, before
+    // the subscribers give up on the gap.
+    let mut sim = Sim::with_publisher_rtx(0x5EED_0008, 3);
+    sim.net.configure(
+        sim.publisher.id,
+        Dir::Up,
+        LinkConfig {
+            latency: Duration::from_millis(20),
+            loss: 0.02,
+            jitter: Duration::from_millis(3),
+            ..Default::default()
+        },
+    );
+    let ids: Vec<ParticipantId> = sim.subs.iter().map(|s| s.id).collect();
+    sim.report_cap(ids[1], 1_000_000);
+    sim.report_cap(ids[2], 5_000_000);
+    sim.publisher.active_until = Some(sim.at(10.0));
+    sim.run_until(sim.at(11.0));
+
+    assert!(sim.router_errors.is_empty(), "{:?}", sim.router_errors);
+    let uplink = sim.net.stats(sim.publisher.id, Dir::Up);
+    let stats = sim.router.stats();
+    println!(
+        "uplink lost {}, router NACKs {}, publisher NACKed {} and resent {}",
+        uplink.lost, stats.publisher_nacks, sim.publisher.nacked, sim.publisher.rtx_sent
+    );
+    assert!(uplink.lost > 40, "the uplink was impaired: {uplink:?}");
+    assert!(stats.publisher_nacks > 20 && sim.publisher.rtx_sent > 40);
+    for (i, s) in sim.subs.iter().enumerate() {
+        s.check_stream_invariants();
+        assert_eq!(
+            sim.layer_switches(s.id)
+                .last()
+                .map(|(_, l)| usize::from(*l)),
+            Some(i)
+        );
+        // Every gap the uplink made was filled: nothing given up, no keyframe needed.
+        assert_eq!(s.video.unrecovered, 0, "{:?} gave up on a gap", s.id);
+        assert_eq!(s.plis_sent, 0);
+        assert_eq!(s.video.packets.len(), s.forwarded_video.len());
+        let last = s.video.packets.values().last().unwrap();
+        assert!(
+            last.vp8.frame >= 295,
+            "{:?} stalled at {:?}",
+            s.id,
+            last.vp8
+        );
+    }
 }
 
 #[test]

@@ -33,6 +33,11 @@ pub struct LayerConfig {
     pub spatial: u8,
     /// The bitrate this layer needs, in bits per second, for layer selection.
     pub bitrate_bps: u64,
+    /// The SSRC of the publisher's RTX stream (RFC 4588) for this layer, when signaled
+    /// (`a=ssrc-group:FID`); with RID simulcast it is learned from the repaired-RID header
+    /// extension. With RTX the router NACKs what the publisher's uplink lost
+    /// ([`RouterConfig::publisher_nack_retries`]).
+    pub rtx_ssrc: Option<u32>,
 }
 
 /// The RTP header extension ids negotiated for a track (RFC 8285), where present.
@@ -44,6 +49,8 @@ pub struct ExtensionIds {
     pub transport_cc: Option<u8>,
     /// RID (RFC 8852).
     pub rid: Option<u8>,
+    /// Repaired RID (RFC 8852): names the layer an RTX stream repairs.
+    pub repaired_rid: Option<u8>,
 }
 
 /// What a publisher announced for a track.
@@ -89,6 +96,11 @@ pub struct RouterConfig {
     pub upgrade_headroom_percent: u64,
     /// Largest RTP packet handled, in bytes (buffers are this size plus SRTP overhead).
     pub max_packet: usize,
+    /// How many times a packet the publisher's uplink lost is NACKed (once at once, then
+    /// once per round trip), for video layers with RTX; 0 turns publisher NACKs off. A gap
+    /// larger than [`nack_cache_packets`](Self::nack_cache_packets) asks for a keyframe
+    /// instead.
+    pub publisher_nack_retries: u8,
 }
 
 impl Default for RouterConfig {
@@ -105,6 +117,7 @@ impl Default for RouterConfig {
             speaker_interval: Duration::from_millis(300),
             upgrade_headroom_percent: 20,
             max_packet: 1500,
+            publisher_nack_retries: 10,
         }
     }
 }

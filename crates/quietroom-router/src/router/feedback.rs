@@ -6,7 +6,13 @@ use std::time::{Duration, Instant};
 use quietroom_srtp::MediaCrypto;
 
 use super::{ParticipantId, ROUTER_SSRC, Router, RouterError, RouterEvent, SENT_HISTORY, Transmit};
+use crate::nack::NackGenerator;
 use crate::rtcp::{self, Feedback};
+
+/// The round trip assumed until one is measured.
+const DEFAULT_RTT: Duration = Duration::from_millis(100);
+/// NACKs for the same packet at most this often, however short the round trip.
+const MIN_NACK_INTERVAL: Duration = Duration::from_millis(10);
 use crate::rtp;
 
 impl<C: MediaCrypto> Router<C> {
@@ -254,11 +260,12 @@ impl<C: MediaCrypto> Router<C> {
         ntp: u64,
         rtp_time: u32,
     ) {
-        if let Some((track, layer)) = self.by_ssrc.get(&(from, ssrc)).copied()
+        if let Some(stream) = self.by_ssrc.get(&(from, ssrc)).copied()
+            && !stream.rtx
             && let Some(l) = self
                 .tracks
-                .get_mut(&track)
-                .and_then(|t| t.layers.get_mut(layer))
+                .get_mut(&stream.track)
+                .and_then(|t| t.layers.get_mut(stream.layer))
         {
             l.sr.on_sender_report(now, ntp);
             l.last_sr = Some((ntp, rtp_time));
@@ -279,6 +286,7 @@ impl<C: MediaCrypto> Router<C> {
         }
         self.send_transport_feedback(now);
         self.send_pending_keyframe_requests(now);
+        self.send_publisher_nacks(now);
         let due = self.next_report.is_none_or(|t| now >= t);
         if !due {
             return;
@@ -304,15 +312,76 @@ impl<C: MediaCrypto> Router<C> {
             .filter(|l| l.keyframe_pending)
             .filter_map(|l| l.last_keyframe_request.map(|at| at + interval))
             .min();
+        let nacks = self
+            .tracks
+            .values()
+            .flat_map(|t| &t.layers)
+            .filter_map(|l| l.nack.as_ref().and_then(NackGenerator::next_due))
+            .min();
         [
             self.next_report,
             self.speaker.next_evaluation(),
             twcc,
             keyframes,
+            nacks,
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// NACKs to publishers for what their uplinks lost and is due to be asked for (again).
+    fn send_publisher_nacks(&mut self, now: Instant) {
+        let due: Vec<(super::TrackId, usize)> = self
+            .tracks
+            .iter()
+            .flat_map(|(id, t)| {
+                t.layers.iter().enumerate().filter_map(move |(i, l)| {
+                    let due = l.nack.as_ref().and_then(NackGenerator::next_due);
+                    due.is_some_and(|at| at <= now).then_some((*id, i))
+                })
+            })
+            .collect();
+        for (track, layer) in due {
+            self.nack_publisher(now, track, layer);
+        }
+    }
+
+    /// Sends the publisher of `track` a NACK for what `layer` is missing and is due, if
+    /// anything: new losses at once, then once per round trip (the publisher's, when the
+    /// router measured it, else 100 ms), [`RouterConfig::publisher_nack_retries`] times.
+    ///
+    /// [`RouterConfig::publisher_nack_retries`]: super::RouterConfig::publisher_nack_retries
+    pub(super) fn nack_publisher(&mut self, now: Instant, track: super::TrackId, layer: usize) {
+        let retries = self.config.publisher_nack_retries;
+        let Some(t) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        let publisher = t.publisher;
+        let rtt = self
+            .participants
+            .get(&publisher)
+            .and_then(|p| p.rtt)
+            .unwrap_or(DEFAULT_RTT)
+            .max(MIN_NACK_INTERVAL);
+        let Some(l) = t.layers.get_mut(layer) else {
+            return;
+        };
+        let (Some(media_ssrc), Some(nack)) = (l.ssrc, l.nack.as_mut()) else {
+            return;
+        };
+        let mut lost = std::mem::take(&mut self.nack_scratch);
+        lost.clear();
+        nack.poll_due(now, rtt, retries, &mut lost);
+        if !lost.is_empty() {
+            let mut buf = self.pool.pop().unwrap_or_default();
+            buf.clear();
+            if rtcp::build::nack(ROUTER_SSRC, media_ssrc, &lost, &mut buf).is_ok() {
+                self.stats.publisher_nacks += 1;
+                self.send_rtcp(publisher, buf);
+            }
+        }
+        self.nack_scratch = lost;
     }
 
     /// Sends the keyframe requests the throttle held back, once it allows.

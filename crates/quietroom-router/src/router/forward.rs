@@ -9,10 +9,11 @@ use std::collections::VecDeque;
 use super::participants::Participants;
 use super::{
     Kind, POOL_LIMIT, ParticipantId, Router, RouterError, RouterEvent, RouterStats, SENT_HISTORY,
-    TrackId, Transmit,
+    StreamRef, Transmit,
 };
 use crate::codec::is_keyframe;
 use crate::munger::Rewrite;
+use crate::nack::Arrival;
 use crate::rtp::{self, RtpHeader};
 
 impl<C: MediaCrypto> Router<C> {
@@ -47,9 +48,22 @@ impl<C: MediaCrypto> Router<C> {
             .get_mut(&from)
             .ok_or(RouterError::Unknown("participant"))?;
         let len = publisher.crypto.unprotect_rtp(packet)?;
-        let packet = &packet[..len];
+        let packet = &mut packet[..len];
         let header = RtpHeader::parse(packet)?;
-        let (track_id, index) = self.locate(from, &header, packet)?;
+        let stream = self.locate(from, &header, packet)?;
+        let (track_id, index) = (stream.track, stream.layer);
+        let (packet, header) = if stream.rtx {
+            match self.unwrap_rtx(stream, &header, packet)? {
+                Some(start) => {
+                    let packet = &packet[start..];
+                    (packet, RtpHeader::parse(packet)?)
+                }
+                // Padding only (a bandwidth probe), or nothing to repair yet.
+                None => return Ok(()),
+            }
+        } else {
+            (&packet[..], header)
+        };
         self.stats.received += 1;
         if self.next_report.is_none() {
             self.next_report = Some(now + self.config.report_interval);
@@ -81,6 +95,16 @@ impl<C: MediaCrypto> Router<C> {
         }
         let layer = &mut track.layers[index];
         layer.stats.record(now, header.sequence, header.timestamp);
+        let mut uplink = Arrival::Old;
+        if config.publisher_nack_retries > 0
+            && layer.rtx_ssrc.is_some()
+            && let Some(nack) = layer.nack.as_mut()
+        {
+            uplink = nack.on_packet(now, header.sequence);
+        }
+        if !stream.rtx {
+            layer.media_pt = Some(header.payload_type);
+        }
         let clock_rate = track.config.clock_rate;
         let keyframe = match track.config.kind {
             Kind::Video => {
@@ -162,7 +186,45 @@ impl<C: MediaCrypto> Router<C> {
             }
         }
         out.send(participants, transmits, pool, egress, stats);
+        match uplink {
+            Arrival::Gap => self.nack_publisher(now, track_id, index),
+            Arrival::TooManyLost => self.request_keyframe(now, track_id, index),
+            _ => {}
+        }
         Ok(())
+    }
+
+    /// Unwraps an RTX packet (RFC 4588) of `stream` in place: the header moves 2 bytes on,
+    /// over the original sequence number, and gets back the layer's SSRC, payload type and
+    /// that sequence number. Returns where the unwrapped packet starts, or `None` for RTX
+    /// padding (no original sequence number) and before the layer's first media packet.
+    fn unwrap_rtx(
+        &self,
+        stream: StreamRef,
+        header: &RtpHeader,
+        packet: &mut [u8],
+    ) -> Result<Option<usize>, RouterError> {
+        let media = self
+            .tracks
+            .get(&stream.track)
+            .and_then(|t| t.layers.get(stream.layer))
+            .and_then(|l| l.ssrc.zip(l.media_pt));
+        let Some((ssrc, payload_type)) = media else {
+            return Ok(None);
+        };
+        let Some(&[o0, o1]) = header.payload(packet).first_chunk::<2>() else {
+            return Ok(None);
+        };
+        packet.copy_within(..header.payload_offset, 2);
+        let unwrapped = packet.get_mut(2..).ok_or(RouterError::Truncated {
+            what: "RTX packet",
+            need: 2,
+            have: 0,
+        })?;
+        rtp::set_sequence(unwrapped, u16::from_be_bytes([o0, o1]))?;
+        rtp::set_ssrc(unwrapped, ssrc)?;
+        rtp::set_payload_type(unwrapped, payload_type)?;
+        Ok(Some(2))
     }
 
     /// The track and layer of an incoming packet, learning the SSRC of a layer from its RID
@@ -172,7 +234,7 @@ impl<C: MediaCrypto> Router<C> {
         from: ParticipantId,
         header: &RtpHeader,
         packet: &[u8],
-    ) -> Result<(TrackId, usize), RouterError> {
+    ) -> Result<StreamRef, RouterError> {
         if let Some(found) = self.by_ssrc.get(&(from, header.ssrc)) {
             return Ok(*found);
         }
@@ -189,6 +251,27 @@ impl<C: MediaCrypto> Router<C> {
             let Some(track) = tracks.get_mut(&track_id) else {
                 continue;
             };
+            // An RTX stream names the layer it repairs.
+            if let Some(rid) = track
+                .config
+                .extensions
+                .repaired_rid
+                .and_then(|id| header.extension(packet, id))
+                .and_then(rtp::sdes_item)
+                && let Some(layer) = track
+                    .layers
+                    .iter()
+                    .position(|l| l.rtx_ssrc.is_none() && l.rid.as_deref() == Some(rid))
+            {
+                track.layers[layer].rtx_ssrc = Some(header.ssrc);
+                let stream = StreamRef {
+                    track: track_id,
+                    layer,
+                    rtx: true,
+                };
+                by_ssrc.insert((from, header.ssrc), stream);
+                return Ok(stream);
+            }
             let Some(rid) = track
                 .config
                 .extensions
@@ -204,8 +287,13 @@ impl<C: MediaCrypto> Router<C> {
                 .position(|l| l.ssrc.is_none() && l.rid.as_deref() == Some(rid))
             {
                 track.layers[index].ssrc = Some(header.ssrc);
-                by_ssrc.insert((from, header.ssrc), (track_id, index));
-                return Ok((track_id, index));
+                let stream = StreamRef {
+                    track: track_id,
+                    layer: index,
+                    rtx: false,
+                };
+                by_ssrc.insert((from, header.ssrc), stream);
+                return Ok(stream);
             }
         }
         Err(RouterError::Unknown(

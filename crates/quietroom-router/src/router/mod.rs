@@ -30,6 +30,7 @@ use quietroom_srtp::MediaCrypto;
 use crate::RouterError;
 use crate::cache::PacketCache;
 use crate::munger::Munger;
+use crate::nack::NackGenerator;
 use crate::rtcp::{BandwidthEstimate, ReceiveStats, SrInfo, TwccRecorder};
 use participants::Participants;
 use speaker::SpeakerDetector;
@@ -85,6 +86,8 @@ pub struct RouterStats {
     pub retransmitted: u64,
     /// Keyframe requests sent to publishers.
     pub keyframe_requests: u64,
+    /// NACK packets sent to publishers for what their uplinks lost.
+    pub publisher_nacks: u64,
     /// Inputs dropped: failed decryption, malformed, unknown stream.
     pub dropped: u64,
 }
@@ -102,6 +105,22 @@ struct Layer {
     keyframe_pending: bool,
     /// The publisher's latest sender report for this layer: (NTP time, RTP time).
     last_sr: Option<(u64, u32)>,
+    /// The publisher's RTX stream for this layer.
+    rtx_ssrc: Option<u32>,
+    /// The payload type of the layer's media packets, to restore in unwrapped RTX.
+    media_pt: Option<u8>,
+    /// What the publisher's uplink lost (video layers).
+    nack: Option<NackGenerator>,
+}
+
+/// What a publisher's SSRC carries.
+#[derive(Clone, Copy, Debug)]
+struct StreamRef {
+    track: TrackId,
+    /// Index into the track's layers.
+    layer: usize,
+    /// The layer's RTX stream rather than its media.
+    rtx: bool,
 }
 
 struct Track {
@@ -204,7 +223,7 @@ pub struct Router<C: MediaCrypto> {
     config: RouterConfig,
     participants: Participants<C>,
     tracks: IdMap<TrackId, Track>,
-    by_ssrc: IdMap<(ParticipantId, u32), (TrackId, usize)>,
+    by_ssrc: IdMap<(ParticipantId, u32), StreamRef>,
     speaker: SpeakerDetector,
     next_report: Option<Instant>,
     transmits: VecDeque<Transmit>,
@@ -212,6 +231,8 @@ pub struct Router<C: MediaCrypto> {
     pool: Vec<Vec<u8>>,
     /// Scratch for the forward path: the copies of the packet being forwarded.
     egress: Vec<forward::Egress>,
+    /// Scratch for NACKs to publishers: the sequence numbers due.
+    nack_scratch: Vec<u16>,
     stats: RouterStats,
 }
 
@@ -236,6 +257,7 @@ impl<C: MediaCrypto> Router<C> {
             events: VecDeque::new(),
             pool: Vec::new(),
             egress: Vec::with_capacity(forward::EGRESS_CHUNK),
+            nack_scratch: Vec::new(),
             stats: RouterStats::default(),
         }
     }
@@ -364,11 +386,22 @@ impl<C: MediaCrypto> Router<C> {
                 last_keyframe_request: None,
                 keyframe_pending: false,
                 last_sr: None,
+                rtx_ssrc: l.rtx_ssrc,
+                media_pt: None,
+                nack: video.then(|| NackGenerator::new(self.config.nack_cache_packets)),
             })
             .collect::<Vec<_>>();
         for (index, layer) in layers.iter().enumerate() {
-            if let Some(ssrc) = layer.ssrc {
-                self.by_ssrc.insert((publisher, ssrc), (track, index));
+            let streams = [(layer.ssrc, false), (layer.rtx_ssrc, true)];
+            for (ssrc, rtx) in streams {
+                if let Some(ssrc) = ssrc {
+                    let stream = StreamRef {
+                        track,
+                        layer: index,
+                        rtx,
+                    };
+                    self.by_ssrc.insert((publisher, ssrc), stream);
+                }
             }
         }
         p.published.push(track);
@@ -398,7 +431,7 @@ impl<C: MediaCrypto> Router<C> {
         let Some(t) = self.tracks.remove(&track) else {
             return;
         };
-        self.by_ssrc.retain(|_, (id, _)| *id != track);
+        self.by_ssrc.retain(|_, s| s.track != track);
         for s in &t.subscribers {
             if let Some(p) = self.participants.at_mut(s.slot) {
                 p.subscribed.retain(|t| *t != track);

@@ -127,6 +127,7 @@ fn video_track(ssrcs: &[u32]) -> TrackConfig {
                 rid: None,
                 spatial: i as u8,
                 bitrate_bps: [150_000, 500_000, 1_500_000][i],
+                rtx_ssrc: None,
             })
             .collect(),
         extensions: ExtensionIds::default(),
@@ -143,6 +144,7 @@ fn audio_track(ssrc: u32) -> TrackConfig {
             rid: None,
             spatial: 0,
             bitrate_bps: 32_000,
+            rtx_ssrc: None,
         }],
         extensions: ExtensionIds {
             audio_level: Some(1),
@@ -666,4 +668,103 @@ fn sender_reports_are_translated_and_rtt_is_measured() {
         rtt >= Duration::from_millis(49) && rtt <= Duration::from_millis(51),
         "{rtt:?}"
     );
+}
+
+/// The sequence numbers NACKed in `rtcp`, for `media_ssrc`.
+fn nacked(rtcp: &[Vec<u8>], media_ssrc: u32) -> Vec<u16> {
+    rtcp.iter()
+        .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+        .filter_map(|f| match f {
+            crate::rtcp::Feedback::Nack {
+                media_ssrc: m,
+                lost,
+                ..
+            } if m == media_ssrc => Some(lost),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// A packet the publisher's uplink lost is NACKed at once and then once per round trip; its
+/// RTX retransmission is unwrapped and reaches the subscriber under the number the munger
+/// reserved for it; a loss larger than the NACK list asks for a keyframe instead.
+#[test]
+fn uplink_loss_is_nacked_and_repaired_over_rtx() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    let mut track = video_track(&[0x100]);
+    track.layers[0].rtx_ssrc = Some(0x101);
+    router.publish(alice.id, TrackId(1), track).unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    drain(&mut router);
+    // 10 (a keyframe), 11, 12 lost, 13.
+    for seq in [10u16, 11, 13] {
+        let h = header(0x100, seq, 3000 * u32::from(seq));
+        let payload = vp8(seq == 10, seq as u8);
+        alice.send_rtp(&mut router, t0, h, payload).unwrap();
+    }
+    let out = drain(&mut router);
+    let (forwarded, _) = bob.receive(&out);
+    let out_seq: Vec<u16> = forwarded.iter().map(|p| p.header.sequence_number).collect();
+    assert_eq!(out_seq.len(), 3);
+    assert_eq!(out_seq[2], out_seq[1].wrapping_add(2), "a gap where 12 is");
+    let (_, rtcp) = alice.receive(&out);
+    assert_eq!(nacked(&rtcp, 0x100), [12], "NACKed at once");
+    assert_eq!(router.stats().publisher_nacks, 1);
+
+    // Again after a round trip (100 ms until one is measured), not before.
+    router.handle_timeout(ms(50));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert!(nacked(&rtcp, 0x100).is_empty());
+    assert!(router.poll_timeout().is_some_and(|t| t <= ms(100)));
+    router.handle_timeout(ms(100));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert_eq!(nacked(&rtcp, 0x100), [12], "NACKed again");
+
+    // The publisher answers over RTX (RFC 4588): its own SSRC, payload type and sequence,
+    // the original sequence number first.
+    let mut payload = 12u16.to_be_bytes().to_vec();
+    payload.extend(vp8(false, 12));
+    let rtx = Header {
+        payload_type: 97,
+        ..header(0x101, 500, 3000 * 12)
+    };
+    alice.send_rtp(&mut router, ms(120), rtx, payload).unwrap();
+    let (repaired, _) = bob.receive(&drain(&mut router));
+    assert_eq!(repaired.len(), 1);
+    let p = &repaired[0];
+    assert_eq!(p.header.ssrc, 0xB0B);
+    assert_eq!(p.header.payload_type, 96);
+    assert_eq!(p.header.sequence_number, out_seq[1].wrapping_add(1));
+    assert_eq!(
+        p.header.timestamp,
+        forwarded[1].header.timestamp.wrapping_add(3000)
+    );
+    assert_eq!(&p.payload[..], &vp8(false, 12)[..]);
+
+    // Nothing more is asked for; RTX padding (a probe) is ignored.
+    router.handle_timeout(ms(1_000));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert!(nacked(&rtcp, 0x100).is_empty());
+    let probe = Header {
+        payload_type: 97,
+        ..header(0x101, 501, 0)
+    };
+    alice
+        .send_rtp(&mut router, ms(1_000), probe, Vec::new())
+        .unwrap();
+    assert!(drain(&mut router).is_empty());
+
+    // A gap larger than the NACK list: a keyframe request instead.
+    let far = 13 + 2 * RouterConfig::default().nack_cache_packets as u16;
+    alice
+        .send_rtp(&mut router, ms(1_500), header(0x100, far, 0), vp8(false, 0))
+        .unwrap();
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert!(nacked(&rtcp, 0x100).is_empty());
+    assert_eq!(pli_count(&rtcp), 1);
 }

@@ -11,6 +11,11 @@ pub(crate) const VIDEO_SSRCS: [u32; 3] = [0x1000_0001, 0x1000_0002, 0x1000_0003]
 pub(crate) const AUDIO_SSRC: u32 = 0xA000_0001;
 pub(crate) const VIDEO_PT: u8 = 96;
 pub(crate) const RTX_PT: u8 = 97;
+/// The publisher's RTX streams, per layer, and their payload type.
+pub(crate) const VIDEO_RTX_SSRCS: [u32; 3] = [0x1100_0001, 0x1100_0002, 0x1100_0003];
+pub(crate) const PUBLISHER_RTX_PT: u8 = 107;
+/// Packets per layer the publisher keeps to retransmit.
+const PUBLISHER_HISTORY: usize = 600;
 pub(crate) const AUDIO_PT: u8 = 111;
 pub(crate) const AUDIO_LEVEL_ID: u8 = 1;
 /// What each layer needs, as signaled to the router; close to what is sent (packets per frame
@@ -46,7 +51,7 @@ pub(crate) fn join(router: &mut Router<SrtpSession>, n: u64) -> SrtpSession {
     client
 }
 
-pub(crate) fn video_track() -> TrackConfig {
+pub(crate) fn video_track(rtx: bool) -> TrackConfig {
     TrackConfig {
         kind: Kind::Video,
         codec: Codec::Vp8,
@@ -57,6 +62,7 @@ pub(crate) fn video_track() -> TrackConfig {
                 rid: None,
                 spatial: i as u8,
                 bitrate_bps: LAYER_BPS[i],
+                rtx_ssrc: rtx.then_some(VIDEO_RTX_SSRCS[i]),
             })
             .collect(),
         extensions: ExtensionIds::default(),
@@ -73,6 +79,7 @@ pub(crate) fn audio_track() -> TrackConfig {
             rid: None,
             spatial: 0,
             bitrate_bps: 40_000,
+            rtx_ssrc: None,
         }],
         extensions: ExtensionIds {
             audio_level: Some(AUDIO_LEVEL_ID),
@@ -190,6 +197,16 @@ pub(crate) struct Publisher {
     pub(crate) receiver_reports: u32,
     /// Per layer, every packet sent: (frame, packet index, keyframe).
     pub(crate) sent: [Vec<(u64, u8, bool)>; 3],
+    /// Whether NACKs are answered over RTX (the layers are published with RTX).
+    pub(crate) rtx: bool,
+    /// Per layer, the last packets sent, to retransmit.
+    pub(crate) history: [std::collections::VecDeque<Packet>; 3],
+    pub(crate) rtx_seq: [u16; 3],
+    /// Sequence numbers NACKed by the router, and retransmissions sent.
+    pub(crate) nacked: u64,
+    pub(crate) rtx_sent: u64,
+    /// Retransmissions to send at the next poll.
+    pub(crate) pending: Vec<(bool, Vec<u8>)>,
 }
 
 impl Publisher {
@@ -217,6 +234,12 @@ impl Publisher {
             plis: [0; 3],
             receiver_reports: 0,
             sent: [Vec::new(), Vec::new(), Vec::new()],
+            rtx: false,
+            history: Default::default(),
+            rtx_seq: [7, 7000, 17000],
+            nacked: 0,
+            rtx_sent: 0,
+            pending: Vec::new(),
             rng,
         }
     }
@@ -230,6 +253,9 @@ impl Publisher {
     }
 
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        if !self.pending.is_empty() {
+            return Some(self.t0);
+        }
         let mut next = self.next_frame_at().min(self.next_sr);
         if self.audio {
             next = next.min(self.next_audio_at());
@@ -242,6 +268,7 @@ impl Publisher {
 
     /// Produces what is due at `now`: (rtcp, protected packet).
     pub(crate) fn poll(&mut self, now: Instant, out: &mut Vec<(bool, Vec<u8>)>) {
+        out.append(&mut self.pending);
         if self.active_until.is_some_and(|end| now >= end) {
             return;
         }
@@ -317,7 +344,48 @@ impl Publisher {
                     payload: Bytes::from(payload),
                 };
                 out.push((false, protect_rtp(&mut self.session, &packet)));
+                let history = &mut self.history[layer];
+                if history.len() == PUBLISHER_HISTORY {
+                    history.pop_front();
+                }
+                history.push_back(packet);
             }
+        }
+    }
+
+    /// Answers a NACK over RTX (RFC 4588), as libwebrtc does: same timestamp and marker,
+    /// the RTX stream's SSRC, payload type and sequence, the original sequence number first.
+    fn retransmit(&mut self, media_ssrc: u32, lost: &[u16]) {
+        assert!(self.rtx, "NACK to a publisher without RTX");
+        let layer = VIDEO_SSRCS
+            .iter()
+            .position(|s| *s == media_ssrc)
+            .expect("NACK for a video layer");
+        for seq in lost {
+            self.nacked += 1;
+            let Some(original) = self.history[layer]
+                .iter()
+                .find(|p| p.header.sequence_number == *seq)
+                .cloned()
+            else {
+                continue;
+            };
+            let mut payload = seq.to_be_bytes().to_vec();
+            payload.extend_from_slice(&original.payload);
+            let header = Header {
+                payload_type: PUBLISHER_RTX_PT,
+                sequence_number: self.rtx_seq[layer],
+                ssrc: VIDEO_RTX_SSRCS[layer],
+                ..original.header
+            };
+            self.rtx_seq[layer] = self.rtx_seq[layer].wrapping_add(1);
+            let packet = Packet {
+                header,
+                payload: Bytes::from(payload),
+            };
+            self.pending
+                .push((false, protect_rtp(&mut self.session, &packet)));
+            self.rtx_sent += 1;
         }
     }
 
@@ -359,6 +427,9 @@ impl Publisher {
                     }
                 }
                 Feedback::ReceiverReport { .. } => self.receiver_reports += 1,
+                Feedback::Nack {
+                    media_ssrc, lost, ..
+                } => self.retransmit(media_ssrc, &lost),
                 other => panic!("unexpected RTCP to the publisher: {other:?}"),
             }
         }

@@ -65,14 +65,31 @@ impl Sim {
         audio: bool,
         periodic_keyframes: bool,
     ) -> Self {
+        Sim::build(seed, subscribers, audio, periodic_keyframes, false)
+    }
+
+    /// Like [`Sim::new`], with the publisher's video layers published with RTX, so the router
+    /// NACKs what the publisher's uplink loses and the publisher retransmits it.
+    pub(crate) fn with_publisher_rtx(seed: u64, subscribers: usize) -> Self {
+        Sim::build(seed, subscribers, true, true, true)
+    }
+
+    fn build(
+        seed: u64,
+        subscribers: usize,
+        audio: bool,
+        periodic_keyframes: bool,
+        rtx: bool,
+    ) -> Self {
         let t0 = Instant::now();
         let mut router = Router::new(RouterConfig::default());
         let pub_session = join(&mut router, 1);
         let mut publisher = Publisher::new(ParticipantId(1), pub_session, t0, seed ^ 0xBEEF);
         publisher.audio = audio;
         publisher.periodic_keyframes = periodic_keyframes;
+        publisher.rtx = rtx;
         router
-            .publish(publisher.id, VIDEO_TRACK, video_track())
+            .publish(publisher.id, VIDEO_TRACK, video_track(rtx))
             .unwrap();
         if audio {
             router

@@ -74,6 +74,7 @@ fn room(subscribers: u64) -> Room {
             rtx_ssrc: None,
         }],
         extensions: ExtensionIds::default(),
+        rtx_payload_type: None,
     };
     router.publish(ParticipantId(0), TrackId(1), track).unwrap();
     let now = Instant::now();

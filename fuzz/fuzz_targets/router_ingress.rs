@@ -47,6 +47,7 @@ fuzz_target!(|data: &[u8]| {
         clock_rate: 90_000,
         layers: vec![layer(0x100, 0), layer(0x200, 1), LayerConfig { ssrc: None, ..layer(0, 2) }],
         extensions: ExtensionIds { audio_level: None, transport_cc: Some(3), rid: Some(4), repaired_rid: Some(5) },
+        rtx_payload_type: Some(97),
     };
     let audio = TrackConfig {
         kind: Kind::Audio,
@@ -54,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
         clock_rate: 48_000,
         layers: vec![layer(0xA00, 0)],
         extensions: ExtensionIds { audio_level: Some(1), transport_cc: Some(3), rid: None, repaired_rid: None },
+        rtx_payload_type: None,
     };
     let _ = router.publish(publisher, TrackId(1), video);
     let _ = router.publish(publisher, TrackId(2), audio);

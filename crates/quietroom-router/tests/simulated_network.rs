@@ -507,6 +507,77 @@ fn publisher_uplink_loss_is_repaired_with_nack_rtx() {
 }
 
 #[test]
+fn rid_simulcast_is_learned_switched_and_repaired_over_repaired_rid_rtx() {
+    // A browser-like publisher: layers named by RID with no SSRC signaled, RTX negotiated by
+    // payload type and named by repaired-RID, and keyframes only when asked for. The router
+    // learns every SSRC from the header extensions, holds the subscribers' keyframe requests
+    // until a layer is seen, NACKs the lossy uplink before any RTX stream is known, and
+    // switches each subscriber to the layer its downlink allows.
+    let mut sim = Sim::with_rid_simulcast(0x5EED_0009, 3);
+    sim.net.configure(
+        sim.publisher.id,
+        Dir::Up,
+        LinkConfig {
+            latency: Duration::from_millis(20),
+            loss: 0.02,
+            jitter: Duration::from_millis(3),
+            ..Default::default()
+        },
+    );
+    let ids: Vec<ParticipantId> = sim.subs.iter().map(|s| s.id).collect();
+    sim.report_cap(ids[1], 1_000_000);
+    sim.report_cap(ids[2], 5_000_000);
+    sim.publisher.active_until = Some(sim.at(10.0));
+    sim.run_until(sim.at(11.0));
+
+    assert!(sim.router_errors.is_empty(), "{:?}", sim.router_errors);
+    let stats = sim.router.stats();
+    println!(
+        "router NACKs {}, publisher resent {}, keyframe requests per layer {:?}",
+        stats.publisher_nacks, sim.publisher.rtx_sent, sim.publisher.plis
+    );
+    assert!(stats.publisher_nacks > 20 && sim.publisher.rtx_sent > 40);
+    // Every layer a subscriber needed was asked for a keyframe, a bounded number of times
+    // (the publisher sends none on its own).
+    for layer in 0..3 {
+        let plis = sim.publisher.plis[layer];
+        assert!(
+            (1..=6).contains(&plis),
+            "layer {layer}: {plis} keyframe requests"
+        );
+    }
+    for (i, s) in sim.subs.iter().enumerate() {
+        s.check_stream_invariants();
+        assert_eq!(
+            sim.layer_switches(s.id)
+                .last()
+                .map(|(_, l)| usize::from(*l)),
+            Some(i)
+        );
+        assert_eq!(s.video.unrecovered, 0, "{:?} gave up on a gap", s.id);
+        assert_eq!(s.plis_sent, 0);
+        // Video starts with a keyframe, within a round trip of the first packet: the
+        // request held for the unseen layer goes out the moment its SSRC is learned.
+        let first = s.video.packets.values().next().unwrap();
+        assert!(first.vp8.keyframe_start, "{:?} began mid-GOP", s.id);
+        if i == 0 {
+            let start = first.arrival - sim.t0;
+            assert!(
+                start < Duration::from_millis(120),
+                "video began after {start:?}"
+            );
+        }
+        let last = s.video.packets.values().last().unwrap();
+        assert!(
+            last.vp8.frame >= 295,
+            "{:?} stalled at {:?}",
+            s.id,
+            last.vp8
+        );
+    }
+}
+
+#[test]
 fn video_only_room_sends_reports() {
     // Driven strictly by poll_timeout, as a sans-IO driver is.
     let mut sim = Sim::with_publisher(0x5EED_0006, 2, false, true);

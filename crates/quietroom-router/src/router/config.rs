@@ -66,6 +66,11 @@ pub struct TrackConfig {
     pub layers: Vec<LayerConfig>,
     /// Header extension ids.
     pub extensions: ExtensionIds,
+    /// The payload type of the publisher's RTX streams (RFC 4588, `a=fmtp:N apt=…`), when
+    /// RTX is negotiated. With it the router NACKs what the publisher's uplink lost even
+    /// before it has seen an RTX stream (RID simulcast learns their SSRCs from the first
+    /// retransmission); [`LayerConfig::rtx_ssrc`] alone also turns this on.
+    pub rtx_payload_type: Option<u8>,
 }
 
 /// Bounds and timings of the router.

@@ -50,7 +50,11 @@ impl<C: MediaCrypto> Router<C> {
         let len = publisher.crypto.unprotect_rtp(packet)?;
         let packet = &mut packet[..len];
         let header = RtpHeader::parse(packet)?;
-        let stream = self.locate(from, &header, packet)?;
+        let (stream, learned) = self.locate(from, &header, packet)?;
+        if learned && !stream.rtx {
+            // Subscribers may have asked for a keyframe of this layer before it was seen.
+            self.request_held_keyframe(now, stream);
+        }
         let (track_id, index) = (stream.track, stream.layer);
         let (packet, header) = if stream.rtx {
             match self.unwrap_rtx(stream, &header, packet)? {
@@ -93,11 +97,12 @@ impl<C: MediaCrypto> Router<C> {
         {
             p.twcc.record(seq, now);
         }
+        let rtx_negotiated = track.config.rtx_payload_type.is_some();
         let layer = &mut track.layers[index];
         layer.stats.record(now, header.sequence, header.timestamp);
         let mut uplink = Arrival::Old;
         if config.publisher_nack_retries > 0
-            && layer.rtx_ssrc.is_some()
+            && (layer.rtx_ssrc.is_some() || rtx_negotiated)
             && let Some(nack) = layer.nack.as_mut()
         {
             uplink = nack.on_packet(now, header.sequence);
@@ -194,6 +199,19 @@ impl<C: MediaCrypto> Router<C> {
         Ok(())
     }
 
+    /// Sends the keyframe request subscribers made for `stream`'s layer before its SSRC was
+    /// known, if they made one.
+    fn request_held_keyframe(&mut self, now: Instant, stream: StreamRef) {
+        let held = self
+            .tracks
+            .get(&stream.track)
+            .and_then(|t| t.layers.get(stream.layer))
+            .is_some_and(|l| l.keyframe_pending && l.last_keyframe_request.is_none());
+        if held {
+            self.request_keyframe(now, stream.track, stream.layer);
+        }
+    }
+
     /// Unwraps an RTX packet (RFC 4588) of `stream` in place: the header moves 2 bytes on,
     /// over the original sequence number, and gets back the layer's SSRC, payload type and
     /// that sequence number. Returns where the unwrapped packet starts, or `None` for RTX
@@ -228,15 +246,15 @@ impl<C: MediaCrypto> Router<C> {
     }
 
     /// The track and layer of an incoming packet, learning the SSRC of a layer from its RID
-    /// header extension the first time it is seen.
+    /// header extension the first time it is seen (then `true` comes back with it).
     fn locate(
         &mut self,
         from: ParticipantId,
         header: &RtpHeader,
         packet: &[u8],
-    ) -> Result<StreamRef, RouterError> {
+    ) -> Result<(StreamRef, bool), RouterError> {
         if let Some(found) = self.by_ssrc.get(&(from, header.ssrc)) {
-            return Ok(*found);
+            return Ok((*found, false));
         }
         let Router {
             participants,
@@ -270,7 +288,7 @@ impl<C: MediaCrypto> Router<C> {
                     rtx: true,
                 };
                 by_ssrc.insert((from, header.ssrc), stream);
-                return Ok(stream);
+                return Ok((stream, true));
             }
             let Some(rid) = track
                 .config
@@ -293,7 +311,7 @@ impl<C: MediaCrypto> Router<C> {
                     rtx: false,
                 };
                 by_ssrc.insert((from, header.ssrc), stream);
-                return Ok(stream);
+                return Ok((stream, true));
             }
         }
         Err(RouterError::Unknown(

@@ -646,7 +646,8 @@ impl<C: MediaCrypto> Router<C> {
 
     /// Asks the publisher of `track` for a keyframe on `layer`, at most once per
     /// [`RouterConfig::keyframe_request_interval`]: subscribers' requests are aggregated.
-    fn request_keyframe(&mut self, now: Instant, track: TrackId, layer: usize) {
+    /// A request for a layer whose SSRC is not known yet waits until it is.
+    pub(super) fn request_keyframe(&mut self, now: Instant, track: TrackId, layer: usize) {
         let interval = self.config.keyframe_request_interval;
         let Some(t) = self.tracks.get_mut(&track) else {
             return;
@@ -656,6 +657,8 @@ impl<C: MediaCrypto> Router<C> {
             return;
         };
         let Some(media_ssrc) = l.ssrc else {
+            // A RID layer not seen yet: asked for once its SSRC is learned.
+            l.keyframe_pending = true;
             return;
         };
         if l.last_keyframe_request

@@ -131,6 +131,7 @@ fn video_track(ssrcs: &[u32]) -> TrackConfig {
             })
             .collect(),
         extensions: ExtensionIds::default(),
+        rtx_payload_type: None,
     }
 }
 
@@ -150,6 +151,7 @@ fn audio_track(ssrc: u32) -> TrackConfig {
             audio_level: Some(1),
             ..Default::default()
         },
+        rtx_payload_type: None,
     }
 }
 

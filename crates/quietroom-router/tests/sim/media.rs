@@ -18,6 +18,10 @@ pub(crate) const PUBLISHER_RTX_PT: u8 = 107;
 const PUBLISHER_HISTORY: usize = 600;
 pub(crate) const AUDIO_PT: u8 = 111;
 pub(crate) const AUDIO_LEVEL_ID: u8 = 1;
+/// RID simulcast: the header extension ids and the layers' names.
+pub(crate) const RID_ID: u8 = 10;
+pub(crate) const REPAIRED_RID_ID: u8 = 11;
+pub(crate) const RIDS: [&str; 3] = ["q", "h", "f"];
 /// What each layer needs, as signaled to the router; close to what is sent (packets per frame
 /// × ~1100 bytes × 30 fps, plus keyframes).
 pub(crate) const LAYER_BPS: [u64; 3] = [300_000, 600_000, 1_700_000];
@@ -66,6 +70,33 @@ pub(crate) fn video_track(rtx: bool) -> TrackConfig {
             })
             .collect(),
         extensions: ExtensionIds::default(),
+        rtx_payload_type: None,
+    }
+}
+
+/// RID simulcast (RFC 8851/8852), as browsers publish it: the layers are named, not their
+/// SSRCs, and RTX is negotiated by payload type; the router learns every SSRC from the
+/// RID and repaired-RID header extensions.
+pub(crate) fn video_track_rid() -> TrackConfig {
+    TrackConfig {
+        kind: Kind::Video,
+        codec: Codec::Vp8,
+        clock_rate: 90_000,
+        layers: (0..3)
+            .map(|i| LayerConfig {
+                ssrc: None,
+                rid: Some(RIDS[i].to_owned()),
+                spatial: i as u8,
+                bitrate_bps: LAYER_BPS[i],
+                rtx_ssrc: None,
+            })
+            .collect(),
+        extensions: ExtensionIds {
+            rid: Some(RID_ID),
+            repaired_rid: Some(REPAIRED_RID_ID),
+            ..Default::default()
+        },
+        rtx_payload_type: Some(PUBLISHER_RTX_PT),
     }
 }
 
@@ -85,6 +116,7 @@ pub(crate) fn audio_track() -> TrackConfig {
             audio_level: Some(AUDIO_LEVEL_ID),
             ..Default::default()
         },
+        rtx_payload_type: None,
     }
 }
 
@@ -199,6 +231,9 @@ pub(crate) struct Publisher {
     pub(crate) sent: [Vec<(u64, u8, bool)>; 3],
     /// Whether NACKs are answered over RTX (the layers are published with RTX).
     pub(crate) rtx: bool,
+    /// Whether media carries the RID header extension and RTX the repaired-RID one (the
+    /// layers are published by RID, their SSRCs unsignaled).
+    pub(crate) rid: bool,
     /// Per layer, the last packets sent, to retransmit.
     pub(crate) history: [std::collections::VecDeque<Packet>; 3],
     pub(crate) rtx_seq: [u16; 3],
@@ -235,6 +270,7 @@ impl Publisher {
             receiver_reports: 0,
             sent: [Vec::new(), Vec::new(), Vec::new()],
             rtx: false,
+            rid: false,
             history: Default::default(),
             rtx_seq: [7, 7000, 17000],
             nacked: 0,
@@ -326,7 +362,7 @@ impl Publisher {
             for index in 0..count {
                 let len = self.rng.range(1000, 1200) as usize - 12;
                 let payload = vp8_payload(layer as u8, frame, index, count, keyframe, len);
-                let header = Header {
+                let mut header = Header {
                     version: 2,
                     marker: index + 1 == count,
                     payload_type: VIDEO_PT,
@@ -335,6 +371,11 @@ impl Publisher {
                     ssrc: VIDEO_SSRCS[layer],
                     ..Default::default()
                 };
+                if self.rid {
+                    header
+                        .set_extension(RID_ID, Bytes::from_static(RIDS[layer].as_bytes()))
+                        .unwrap();
+                }
                 self.seq[layer] = self.seq[layer].wrapping_add(1);
                 self.packets_sent[layer] += 1;
                 self.octets_sent[layer] += payload.len() as u32;
@@ -372,12 +413,19 @@ impl Publisher {
             };
             let mut payload = seq.to_be_bytes().to_vec();
             payload.extend_from_slice(&original.payload);
-            let header = Header {
+            let mut header = Header {
                 payload_type: PUBLISHER_RTX_PT,
                 sequence_number: self.rtx_seq[layer],
                 ssrc: VIDEO_RTX_SSRCS[layer],
                 ..original.header
             };
+            if self.rid {
+                // The RTX stream names the layer it repairs instead.
+                header.del_extension(RID_ID).unwrap();
+                header
+                    .set_extension(REPAIRED_RID_ID, Bytes::from_static(RIDS[layer].as_bytes()))
+                    .unwrap();
+            }
             self.rtx_seq[layer] = self.rtx_seq[layer].wrapping_add(1);
             let packet = Packet {
                 header,

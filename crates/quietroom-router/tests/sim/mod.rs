@@ -65,13 +65,19 @@ impl Sim {
         audio: bool,
         periodic_keyframes: bool,
     ) -> Self {
-        Sim::build(seed, subscribers, audio, periodic_keyframes, false)
+        Sim::build(seed, subscribers, audio, periodic_keyframes, false, false)
     }
 
     /// Like [`Sim::new`], with the publisher's video layers published with RTX, so the router
     /// NACKs what the publisher's uplink loses and the publisher retransmits it.
     pub(crate) fn with_publisher_rtx(seed: u64, subscribers: usize) -> Self {
-        Sim::build(seed, subscribers, true, true, true)
+        Sim::build(seed, subscribers, true, true, true, false)
+    }
+
+    /// A browser-like publisher: RID simulcast with RTX, no SSRC signaled, keyframes only
+    /// when asked for.
+    pub(crate) fn with_rid_simulcast(seed: u64, subscribers: usize) -> Self {
+        Sim::build(seed, subscribers, true, false, true, true)
     }
 
     fn build(
@@ -80,6 +86,7 @@ impl Sim {
         audio: bool,
         periodic_keyframes: bool,
         rtx: bool,
+        rid: bool,
     ) -> Self {
         let t0 = Instant::now();
         let mut router = Router::new(RouterConfig::default());
@@ -88,9 +95,13 @@ impl Sim {
         publisher.audio = audio;
         publisher.periodic_keyframes = periodic_keyframes;
         publisher.rtx = rtx;
-        router
-            .publish(publisher.id, VIDEO_TRACK, video_track(rtx))
-            .unwrap();
+        publisher.rid = rid;
+        let video = if rid {
+            video_track_rid()
+        } else {
+            video_track(rtx)
+        };
+        router.publish(publisher.id, VIDEO_TRACK, video).unwrap();
         if audio {
             router
                 .publish(publisher.id, AUDIO_TRACK, audio_track())

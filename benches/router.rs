@@ -75,6 +75,7 @@ fn room(subscribers: u64) -> Room {
         }],
         extensions: ExtensionIds::default(),
         rtx_payload_type: None,
+        mid: None,
     };
     router.publish(ParticipantId(0), TrackId(1), track).unwrap();
     let now = Instant::now();

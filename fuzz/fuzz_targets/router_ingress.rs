@@ -46,16 +46,18 @@ fuzz_target!(|data: &[u8]| {
         codec: Codec::Vp8,
         clock_rate: 90_000,
         layers: vec![layer(0x100, 0), layer(0x200, 1), LayerConfig { ssrc: None, ..layer(0, 2) }],
-        extensions: ExtensionIds { audio_level: None, transport_cc: Some(3), rid: Some(4), repaired_rid: Some(5) },
+        extensions: ExtensionIds { audio_level: None, transport_cc: Some(3), rid: Some(4), repaired_rid: Some(5), mid: Some(6) },
         rtx_payload_type: Some(97),
+        mid: Some("0".to_owned()),
     };
     let audio = TrackConfig {
         kind: Kind::Audio,
         codec: Codec::Opus,
         clock_rate: 48_000,
         layers: vec![layer(0xA00, 0)],
-        extensions: ExtensionIds { audio_level: Some(1), transport_cc: Some(3), rid: None, repaired_rid: None },
+        extensions: ExtensionIds { audio_level: Some(1), transport_cc: Some(3), rid: None, repaired_rid: None, mid: None },
         rtx_payload_type: None,
+        mid: None,
     };
     let _ = router.publish(publisher, TrackId(1), video);
     let _ = router.publish(publisher, TrackId(2), audio);

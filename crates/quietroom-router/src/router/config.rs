@@ -51,6 +51,8 @@ pub struct ExtensionIds {
     pub rid: Option<u8>,
     /// Repaired RID (RFC 8852): names the layer an RTX stream repairs.
     pub repaired_rid: Option<u8>,
+    /// MID (RFC 8843): names the track (the m-line) a packet belongs to.
+    pub mid: Option<u8>,
 }
 
 /// What a publisher announced for a track.
@@ -66,6 +68,11 @@ pub struct TrackConfig {
     pub layers: Vec<LayerConfig>,
     /// Header extension ids.
     pub extensions: ExtensionIds,
+    /// The track's MID (RFC 8843, `a=mid:`), when BUNDLE is negotiated with the MID header
+    /// extension. With it, packets with unsignaled SSRCs are told apart by track (two
+    /// simulcast tracks may use the same RIDs), and a track of one layer needs neither SSRC
+    /// nor RID.
+    pub mid: Option<String>,
     /// The payload type of the publisher's RTX streams (RFC 4588, `a=fmtp:N apt=…`), when
     /// RTX is negotiated. With it the router NACKs what the publisher's uplink lost even
     /// before it has seen an RTX stream (RID simulcast learns their SSRCs from the first

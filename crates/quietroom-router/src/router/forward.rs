@@ -52,8 +52,7 @@ impl<C: MediaCrypto> Router<C> {
         let header = RtpHeader::parse(packet)?;
         let (stream, learned) = self.locate(from, &header, packet)?;
         if learned && !stream.rtx {
-            // Subscribers may have asked for a keyframe of this layer before it was seen.
-            self.request_held_keyframe(now, stream);
+            self.layer_learned(now, stream, header.ssrc);
         }
         let (track_id, index) = (stream.track, stream.layer);
         let (packet, header) = if stream.rtx {
@@ -199,14 +198,25 @@ impl<C: MediaCrypto> Router<C> {
         Ok(())
     }
 
-    /// Sends the keyframe request subscribers made for `stream`'s layer before its SSRC was
-    /// known, if they made one.
-    fn request_held_keyframe(&mut self, now: Instant, stream: StreamRef) {
-        let held = self
-            .tracks
-            .get(&stream.track)
-            .and_then(|t| t.layers.get(stream.layer))
-            .is_some_and(|l| l.keyframe_pending && l.last_keyframe_request.is_none());
+    /// Catches up with a layer whose SSRC was just learned (RID or MID): audio subscribers,
+    /// who forward from the first packet, start their mapping on it, and a keyframe request
+    /// subscribers made before it was seen goes out now.
+    fn layer_learned(&mut self, now: Instant, stream: StreamRef, ssrc: u32) {
+        let Some(track) = self.tracks.get_mut(&stream.track) else {
+            return;
+        };
+        if track.config.kind == Kind::Audio {
+            for s in &mut track.subscribers {
+                let sub = &mut s.sub;
+                if sub.current == Some(stream.layer) && sub.munger.current_source().is_none() {
+                    sub.munger.switch_to(ssrc, now);
+                }
+            }
+        }
+        let held = track
+            .layers
+            .get(stream.layer)
+            .is_some_and(|l| l.keyframe_pending);
         if held {
             self.request_keyframe(now, stream.track, stream.layer);
         }
@@ -245,8 +255,8 @@ impl<C: MediaCrypto> Router<C> {
         Ok(Some(2))
     }
 
-    /// The track and layer of an incoming packet, learning the SSRC of a layer from its RID
-    /// header extension the first time it is seen (then `true` comes back with it).
+    /// The track and layer of an incoming packet, learning the SSRC of a layer from its MID
+    /// and RID header extensions the first time it is seen (then `true` comes back with it).
     fn locate(
         &mut self,
         from: ParticipantId,
@@ -269,18 +279,33 @@ impl<C: MediaCrypto> Router<C> {
             let Some(track) = tracks.get_mut(&track_id) else {
                 continue;
             };
-            // An RTX stream names the layer it repairs.
-            if let Some(rid) = track
-                .config
-                .extensions
-                .repaired_rid
-                .and_then(|id| header.extension(packet, id))
-                .and_then(rtp::sdes_item)
-                && let Some(layer) = track
+            let extensions = track.config.extensions;
+            let item = |id: Option<u8>| {
+                id.and_then(|id| header.extension(packet, id))
+                    .and_then(rtp::sdes_item)
+            };
+            // MID (RFC 8843) names the track: a packet of another m-line is not this one's.
+            let mid = item(extensions.mid);
+            let mid_matches = match (mid, track.config.mid.as_deref()) {
+                (Some(got), Some(want)) if got != want => continue,
+                (Some(_), Some(_)) => true,
+                _ => false,
+            };
+            let rtx_pt = track.config.rtx_payload_type == Some(header.payload_type);
+            // An RTX stream names the layer it repairs by repaired-RID, or, for a track of
+            // one unnamed layer, by MID and the RTX payload type.
+            let repairs = match item(extensions.repaired_rid) {
+                Some(rid) => track
                     .layers
                     .iter()
-                    .position(|l| l.rtx_ssrc.is_none() && l.rid.as_deref() == Some(rid))
-            {
+                    .position(|l| l.rtx_ssrc.is_none() && l.rid.as_deref() == Some(rid)),
+                None if mid_matches && rtx_pt && track.layers.len() == 1 => track
+                    .layers
+                    .iter()
+                    .position(|l| l.rtx_ssrc.is_none() && l.rid.is_none()),
+                None => None,
+            };
+            if let Some(layer) = repairs {
                 track.layers[layer].rtx_ssrc = Some(header.ssrc);
                 let stream = StreamRef {
                     track: track_id,
@@ -290,20 +315,20 @@ impl<C: MediaCrypto> Router<C> {
                 by_ssrc.insert((from, header.ssrc), stream);
                 return Ok((stream, true));
             }
-            let Some(rid) = track
-                .config
-                .extensions
-                .rid
-                .and_then(|id| header.extension(packet, id))
-                .and_then(rtp::sdes_item)
-            else {
-                continue;
+            // A media stream names its layer by RID, or is a track's only unnamed layer,
+            // found by MID.
+            let layer = match item(extensions.rid) {
+                Some(rid) => track
+                    .layers
+                    .iter()
+                    .position(|l| l.ssrc.is_none() && l.rid.as_deref() == Some(rid)),
+                None if mid_matches && !rtx_pt && track.layers.len() == 1 => track
+                    .layers
+                    .iter()
+                    .position(|l| l.ssrc.is_none() && l.rid.is_none()),
+                None => None,
             };
-            if let Some(index) = track
-                .layers
-                .iter()
-                .position(|l| l.ssrc.is_none() && l.rid.as_deref() == Some(rid))
-            {
+            if let Some(index) = layer {
                 track.layers[index].ssrc = Some(header.ssrc);
                 let stream = StreamRef {
                     track: track_id,
@@ -315,7 +340,7 @@ impl<C: MediaCrypto> Router<C> {
             }
         }
         Err(RouterError::Unknown(
-            "stream (SSRC not signaled, no matching RID)",
+            "stream (SSRC not signaled, no matching MID or RID)",
         ))
     }
 }

@@ -20,6 +20,8 @@ pub(crate) const AUDIO_PT: u8 = 111;
 pub(crate) const AUDIO_LEVEL_ID: u8 = 1;
 /// RID simulcast: the header extension ids and the layers' names.
 pub(crate) const RID_ID: u8 = 10;
+pub(crate) const MID_ID: u8 = 9;
+pub(crate) const VIDEO_MID: &str = "1";
 pub(crate) const REPAIRED_RID_ID: u8 = 11;
 pub(crate) const RIDS: [&str; 3] = ["q", "h", "f"];
 /// What each layer needs, as signaled to the router; close to what is sent (packets per frame
@@ -71,12 +73,13 @@ pub(crate) fn video_track(rtx: bool) -> TrackConfig {
             .collect(),
         extensions: ExtensionIds::default(),
         rtx_payload_type: None,
+        mid: None,
     }
 }
 
 /// RID simulcast (RFC 8851/8852), as browsers publish it: the layers are named, not their
 /// SSRCs, and RTX is negotiated by payload type; the router learns every SSRC from the
-/// RID and repaired-RID header extensions.
+/// MID, RID and repaired-RID header extensions.
 pub(crate) fn video_track_rid() -> TrackConfig {
     TrackConfig {
         kind: Kind::Video,
@@ -94,9 +97,11 @@ pub(crate) fn video_track_rid() -> TrackConfig {
         extensions: ExtensionIds {
             rid: Some(RID_ID),
             repaired_rid: Some(REPAIRED_RID_ID),
+            mid: Some(MID_ID),
             ..Default::default()
         },
         rtx_payload_type: Some(PUBLISHER_RTX_PT),
+        mid: Some(VIDEO_MID.to_owned()),
     }
 }
 
@@ -117,6 +122,7 @@ pub(crate) fn audio_track() -> TrackConfig {
             ..Default::default()
         },
         rtx_payload_type: None,
+        mid: None,
     }
 }
 
@@ -372,6 +378,9 @@ impl Publisher {
                     ..Default::default()
                 };
                 if self.rid {
+                    header
+                        .set_extension(MID_ID, Bytes::from_static(VIDEO_MID.as_bytes()))
+                        .unwrap();
                     header
                         .set_extension(RID_ID, Bytes::from_static(RIDS[layer].as_bytes()))
                         .unwrap();

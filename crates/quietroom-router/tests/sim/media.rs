@@ -81,28 +81,20 @@ pub(crate) fn video_track(rtx: bool) -> TrackConfig {
 /// SSRCs, and RTX is negotiated by payload type; the router learns every SSRC from the
 /// MID, RID and repaired-RID header extensions.
 pub(crate) fn video_track_rid() -> TrackConfig {
-    TrackConfig {
-        kind: Kind::Video,
-        codec: Codec::Vp8,
-        clock_rate: 90_000,
-        layers: (0..3)
-            .map(|i| LayerConfig {
-                ssrc: None,
-                rid: Some(RIDS[i].to_owned()),
-                spatial: i as u8,
-                bitrate_bps: LAYER_BPS[i],
-                rtx_ssrc: None,
-            })
-            .collect(),
-        extensions: ExtensionIds {
-            rid: Some(RID_ID),
-            repaired_rid: Some(REPAIRED_RID_ID),
-            mid: Some(MID_ID),
-            ..Default::default()
-        },
-        rtx_payload_type: Some(PUBLISHER_RTX_PT),
-        mid: Some(VIDEO_MID.to_owned()),
+    let mut track = video_track(false);
+    for (layer, rid) in track.layers.iter_mut().zip(RIDS) {
+        layer.ssrc = None;
+        layer.rid = Some(rid.to_owned());
     }
+    track.extensions = ExtensionIds {
+        rid: Some(RID_ID),
+        repaired_rid: Some(REPAIRED_RID_ID),
+        mid: Some(MID_ID),
+        ..Default::default()
+    };
+    track.rtx_payload_type = Some(PUBLISHER_RTX_PT);
+    track.mid = Some(VIDEO_MID.to_owned());
+    track
 }
 
 pub(crate) fn audio_track() -> TrackConfig {

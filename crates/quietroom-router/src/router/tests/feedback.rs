@@ -1,0 +1,360 @@
+//! RTCP both ways: NACKs and keyframe requests, TWCC, sender and receiver reports, uplink repair.
+
+use super::*;
+
+#[test]
+fn nacks_are_answered_from_the_cache_a_bounded_number_of_times() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    router
+        .publish(alice.id, TrackId(1), video_track(&[0x100]))
+        .unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    router.set_rtx(bob.id, TrackId(1), 0xB0C, 97).unwrap();
+    drain(&mut router);
+    for i in 0..10u16 {
+        alice
+            .send_rtp(
+                &mut router,
+                t0,
+                header(0x100, 500 + i, 3000 * u32::from(i)),
+                vp8(i == 0, i as u8),
+            )
+            .unwrap();
+    }
+    let (sent, _) = bob.receive(&drain(&mut router));
+    let lost = sent[4].header.sequence_number;
+    let mut nack = Vec::new();
+    crate::rtcp::build::nack(0xB0B0, 0xB0B, &[lost], &mut nack).unwrap();
+    let mut resent = 0;
+    for i in 0..6u64 {
+        bob.send_rtcp(&mut router, t0 + Duration::from_millis(200 * i), &nack);
+        let (again, _) = bob.receive(&drain(&mut router));
+        for p in &again {
+            // RTX (RFC 4588): its own SSRC, payload type and sequence; the original sequence
+            // number leads the payload; the timestamp is the original's.
+            assert_eq!((p.header.ssrc, p.header.payload_type), (0xB0C, 97));
+            assert_eq!(&p.payload[..2], &lost.to_be_bytes());
+            assert_eq!(p.header.timestamp, sent[4].header.timestamp);
+            assert_eq!(&p.payload[2..], &sent[4].payload[..]);
+        }
+        resent += again.len();
+    }
+    assert_eq!(resent, 3, "max_resends");
+}
+
+#[test]
+fn keyframe_requests_are_aggregated_and_throttled() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut subs: Vec<Client> = (2..6).map(|n| join(&mut router, n)).collect();
+    router
+        .publish(alice.id, TrackId(1), video_track(&[0x100]))
+        .unwrap();
+    for s in &subs {
+        router
+            .subscribe(t0, s.id, TrackId(1), 0x1000 + s.id.0 as u32)
+            .unwrap();
+    }
+    alice
+        .send_rtp(&mut router, t0, header(0x100, 1, 0), vp8(true, 0))
+        .unwrap();
+    drain(&mut router);
+    let now = t0 + Duration::from_secs(1);
+    for s in &mut subs {
+        let mut pli = Vec::new();
+        crate::rtcp::build::pli(0x9, 0x1000 + s.id.0 as u32, &mut pli).unwrap();
+        s.send_rtcp(&mut router, now, &pli);
+    }
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert_eq!(pli_count(&rtcp), 1, "four requests, one PLI");
+}
+
+#[test]
+fn transport_wide_cc_feedback_goes_back_to_the_publisher() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut track = video_track(&[0x100]);
+    track.extensions.transport_cc = Some(3);
+    router.publish(alice.id, TrackId(1), track).unwrap();
+    drain(&mut router);
+    for i in 0..20u16 {
+        let mut h = header(0x100, i, 3000 * u32::from(i));
+        h.set_extension(3, Bytes::from((100 + i).to_be_bytes().to_vec()))
+            .unwrap();
+        alice
+            .send_rtp(
+                &mut router,
+                t0 + Duration::from_millis(5 * u64::from(i)),
+                h,
+                vp8(i == 0, 0),
+            )
+            .unwrap();
+    }
+    let due = router.poll_timeout().unwrap();
+    router.handle_timeout(due.max(t0 + Duration::from_millis(200)));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    let reported: Vec<u16> = rtcp
+        .iter()
+        .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+        .filter_map(|f| match f {
+            crate::rtcp::Feedback::TransportCc { packets, .. } => Some(packets),
+            _ => None,
+        })
+        .flatten()
+        .filter(|(_, arrival)| arrival.is_some())
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(reported, (100..120).collect::<Vec<u16>>());
+}
+
+#[test]
+fn transport_wide_cc_from_a_subscriber_moves_its_layer_down() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    let layers = [0x100u32, 0x200, 0x300];
+    let mut track = video_track(&layers);
+    track.extensions.transport_cc = Some(3);
+    router.publish(alice.id, TrackId(1), track).unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    router.set_bandwidth_estimate(t0, bob.id, 5_000_000);
+    drain(&mut router);
+    let mut recorder = crate::rtcp::TwccRecorder::with_interval(Duration::from_millis(100));
+    let mut now = t0;
+    let mut twcc = 0u16;
+    let mut plis_for_layer0 = 0;
+    let mut received = 0u32;
+    for frame in 0..40u32 {
+        now += Duration::from_millis(33);
+        for (i, ssrc) in layers.iter().enumerate() {
+            let mut h = header(*ssrc, frame as u16, 3000 * frame);
+            h.set_extension(3, Bytes::from(twcc.to_be_bytes().to_vec()))
+                .unwrap();
+            twcc = twcc.wrapping_add(1);
+            alice
+                .send_rtp(&mut router, now, h, vp8(frame % 10 == 0, i as u8))
+                .unwrap();
+        }
+        let out = drain(&mut router);
+        let (_, rtcp) = alice.receive(&out);
+        plis_for_layer0 += rtcp
+            .iter()
+            .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+            .filter(|f| {
+                matches!(
+                    f,
+                    crate::rtcp::Feedback::Pli {
+                        media_ssrc: 0x100,
+                        ..
+                    }
+                )
+            })
+            .count();
+        // Bob's link loses every other packet; his client reports what arrived.
+        for p in &bob.receive(&out).0 {
+            received += 1;
+            if received % 2 == 0 || frame < 10 {
+                if let Some(v) = p.header.get_extension(3) {
+                    recorder.record(u16::from_be_bytes([v[0], v[1]]), now);
+                }
+            }
+        }
+        let mut fb = Vec::new();
+        while recorder.poll_feedback(now, 0xB0B0, 0xB0B, &mut fb).unwrap() {}
+        if !fb.is_empty() {
+            bob.send_rtcp(&mut router, now, &fb);
+        }
+        router.handle_timeout(now);
+    }
+    assert!(
+        plis_for_layer0 >= 1,
+        "the estimate fell and layer 0 was requested"
+    );
+    let switched: Vec<u8> = std::iter::from_fn(|| router.poll_event())
+        .filter_map(|e| match e {
+            RouterEvent::LayerSwitched { spatial, .. } => Some(spatial),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        switched.last(),
+        Some(&0),
+        "ends on the lowest layer: {switched:?}"
+    );
+}
+
+#[test]
+fn sender_reports_are_translated_and_rtt_is_measured() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    router
+        .publish(alice.id, TrackId(1), audio_track(0xA1))
+        .unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    for i in 0..5u16 {
+        alice
+            .send_rtp(
+                &mut router,
+                t0,
+                header(0xA1, 100 + i, 48_000 + 960 * u32::from(i)),
+                vec![0; 20],
+            )
+            .unwrap();
+    }
+    let (forwarded, _) = bob.receive(&drain(&mut router));
+    // The publisher's SR: NTP ↔ RTP 48 000.
+    let ntp = 0x1234_5678_9ABC_0000u64;
+    let mut sr = Vec::new();
+    crate::rtcp::build::sender_report(0xA1, ntp, 48_000, 5, 100, &[], &mut sr).unwrap();
+    alice.send_rtcp(&mut router, t0, &sr);
+    let at = t0 + Duration::from_secs(1);
+    router.handle_timeout(at);
+    let (_, rtcp) = bob.receive(&drain(&mut router));
+    let translated = rtcp
+        .iter()
+        .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+        .find_map(|f| match f {
+            crate::rtcp::Feedback::SenderReport {
+                ssrc: 0xB0B,
+                ntp_time,
+                rtp_time,
+                ..
+            } => Some((ntp_time, rtp_time)),
+            _ => None,
+        })
+        .expect("a sender report for bob's stream");
+    // Same NTP instant, expressed in bob's output timestamps.
+    let offset = forwarded[0].header.timestamp.wrapping_sub(48_000);
+    assert_eq!(translated, (ntp, 48_000u32.wrapping_add(offset)));
+
+    // Bob answers 80 ms later, having held the SR for 30 ms: RTT 50 ms.
+    let block = crate::rtcp::ReportBlock {
+        ssrc: 0xB0B,
+        fraction_lost: 0,
+        total_lost: 0,
+        highest_sequence: 0,
+        jitter: 0,
+        last_sr: ((ntp >> 16) & 0xFFFF_FFFF) as u32,
+        delay_since_last_sr: 65_536 * 30 / 1000,
+    };
+    let mut rr = Vec::new();
+    crate::rtcp::build::receiver_report(0xB0B0, &[block], &mut rr).unwrap();
+    bob.send_rtcp(&mut router, at + Duration::from_millis(80), &rr);
+    let rtt = router
+        .participants
+        .get(&bob.id)
+        .expect("present")
+        .rtt
+        .expect("measured");
+    assert!(
+        rtt >= Duration::from_millis(49) && rtt <= Duration::from_millis(51),
+        "{rtt:?}"
+    );
+}
+
+/// The sequence numbers NACKed in `rtcp`, for `media_ssrc`.
+fn nacked(rtcp: &[Vec<u8>], media_ssrc: u32) -> Vec<u16> {
+    rtcp.iter()
+        .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+        .filter_map(|f| match f {
+            crate::rtcp::Feedback::Nack {
+                media_ssrc: m,
+                lost,
+                ..
+            } if m == media_ssrc => Some(lost),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// A packet the publisher's uplink lost is NACKed at once and then once per round trip; its
+/// RTX retransmission is unwrapped and reaches the subscriber under the number the munger
+/// reserved for it; a loss larger than the NACK list asks for a keyframe instead.
+#[test]
+fn uplink_loss_is_nacked_and_repaired_over_rtx() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    let mut track = video_track(&[0x100]);
+    track.layers[0].rtx_ssrc = Some(0x101);
+    router.publish(alice.id, TrackId(1), track).unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    drain(&mut router);
+    // 10 (a keyframe), 11, 12 lost, 13.
+    for seq in [10u16, 11, 13] {
+        let h = header(0x100, seq, 3000 * u32::from(seq));
+        let payload = vp8(seq == 10, seq as u8);
+        alice.send_rtp(&mut router, t0, h, payload).unwrap();
+    }
+    let out = drain(&mut router);
+    let (forwarded, _) = bob.receive(&out);
+    let out_seq: Vec<u16> = forwarded.iter().map(|p| p.header.sequence_number).collect();
+    assert_eq!(out_seq.len(), 3);
+    assert_eq!(out_seq[2], out_seq[1].wrapping_add(2), "a gap where 12 is");
+    let (_, rtcp) = alice.receive(&out);
+    assert_eq!(nacked(&rtcp, 0x100), [12], "NACKed at once");
+    assert_eq!(router.stats().publisher_nacks, 1);
+
+    // Again after a round trip (100 ms until one is measured), not before.
+    router.handle_timeout(ms(50));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert!(nacked(&rtcp, 0x100).is_empty());
+    assert!(router.poll_timeout().is_some_and(|t| t <= ms(100)));
+    router.handle_timeout(ms(100));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert_eq!(nacked(&rtcp, 0x100), [12], "NACKed again");
+
+    // The publisher answers over RTX (RFC 4588): its own SSRC, payload type and sequence,
+    // the original sequence number first.
+    let mut payload = 12u16.to_be_bytes().to_vec();
+    payload.extend(vp8(false, 12));
+    let rtx = Header {
+        payload_type: 97,
+        ..header(0x101, 500, 3000 * 12)
+    };
+    alice.send_rtp(&mut router, ms(120), rtx, payload).unwrap();
+    let (repaired, _) = bob.receive(&drain(&mut router));
+    assert_eq!(repaired.len(), 1);
+    let p = &repaired[0];
+    assert_eq!(p.header.ssrc, 0xB0B);
+    assert_eq!(p.header.payload_type, 96);
+    assert_eq!(p.header.sequence_number, out_seq[1].wrapping_add(1));
+    assert_eq!(
+        p.header.timestamp,
+        forwarded[1].header.timestamp.wrapping_add(3000)
+    );
+    assert_eq!(&p.payload[..], &vp8(false, 12)[..]);
+
+    // Nothing more is asked for; RTX padding (a probe) is ignored.
+    router.handle_timeout(ms(1_000));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert!(nacked(&rtcp, 0x100).is_empty());
+    let probe = Header {
+        payload_type: 97,
+        ..header(0x101, 501, 0)
+    };
+    alice
+        .send_rtp(&mut router, ms(1_000), probe, Vec::new())
+        .unwrap();
+    assert!(drain(&mut router).is_empty());
+
+    // A gap larger than the NACK list: a keyframe request instead.
+    let far = 13 + 2 * RouterConfig::default().nack_cache_packets as u16;
+    alice
+        .send_rtp(&mut router, ms(1_500), header(0x100, far, 0), vp8(false, 0))
+        .unwrap();
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert!(nacked(&rtcp, 0x100).is_empty());
+    assert_eq!(pli_count(&rtcp), 1);
+}

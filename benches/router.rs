@@ -133,17 +133,21 @@ impl Room {
 }
 
 fn fan_out(c: &mut Criterion) {
-    let _profiler = dhat::Profiler::builder().testing().build();
     for n in [10u64, 50, 200] {
         let mut g = c.benchmark_group(format!("router_fanout_{n}"));
         g.throughput(Throughput::Elements(n));
         let mut r = room(n);
 
-        // Allocations per forwarded packet, counted over one batch.
+        // Allocations per forwarded packet, counted over one batch. The profiler runs for
+        // this batch only, so the untimed preparation of the timed batches does not record a
+        // backtrace per allocation.
         let mut batch = r.batch();
-        let before = dhat::HeapStats::get().total_blocks;
-        r.forward(&mut batch);
-        let allocations = dhat::HeapStats::get().total_blocks - before;
+        let allocations = {
+            let _profiler = dhat::Profiler::builder().testing().build();
+            let before = dhat::HeapStats::get().total_blocks;
+            r.forward(&mut batch);
+            dhat::HeapStats::get().total_blocks - before
+        };
         println!(
             "router_fanout_{n}: {allocations} heap allocations for {} forwarded packets",
             BATCH as u64 * n

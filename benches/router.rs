@@ -27,7 +27,11 @@ use quietroom::srtp::{MediaCrypto, Profile, Role, SrtpConfig, SrtpSession};
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
 const PAYLOAD: usize = 1200;
-const BATCH: usize = 256;
+/// Input packets per timed batch: what a driver reading with `recvmmsg` hands the router at
+/// once (32, as quinn's and str0m's UDP drivers read). Each batch is protected by the
+/// publisher just before it is timed, so its packets are about as fresh in cache as datagrams
+/// the kernel has just written (with 256, the first ones had left L1 and L2).
+const BATCH: usize = 32;
 
 fn session(n: u64, role: Role) -> SrtpSession {
     let material: Vec<u8> = (0..56).map(|i| (i as u64 * 13 + n) as u8).collect();
@@ -58,12 +62,9 @@ struct Room {
     now: Instant,
 }
 
-fn room(subscribers: u64) -> Room {
-    let mut router = Router::new(RouterConfig::default());
-    router
-        .add_participant(ParticipantId(0), session(0, Role::Server))
-        .unwrap();
-    let track = TrackConfig {
+/// One VP8 layer with a signaled SSRC.
+fn video_track() -> TrackConfig {
+    TrackConfig {
         kind: Kind::Video,
         codec: Codec::Vp8,
         clock_rate: 90_000,
@@ -77,8 +78,17 @@ fn room(subscribers: u64) -> Room {
         extensions: ExtensionIds::default(),
         rtx_payload_type: None,
         mid: None,
-    };
-    router.publish(ParticipantId(0), TrackId(1), track).unwrap();
+    }
+}
+
+fn room(subscribers: u64) -> Room {
+    let mut router = Router::new(RouterConfig::default());
+    router
+        .add_participant(ParticipantId(0), session(0, Role::Server))
+        .unwrap();
+    router
+        .publish(ParticipantId(0), TrackId(1), video_track())
+        .unwrap();
     let now = Instant::now();
     for s in 1..=subscribers {
         router
@@ -133,6 +143,74 @@ impl Room {
     }
 }
 
+/// The limit: per input packet, one copy and one SRTP protect per subscriber, each into its
+/// own buffer (as a router handing N packets to a transport must produce), or all into one
+/// buffer that never leaves L1.
+struct Limit {
+    contexts: Vec<SrtpSession>,
+    bufs: Vec<Vec<u8>>,
+    plain: Vec<u8>,
+    seq: u16,
+}
+
+impl Limit {
+    fn new(n: u64) -> Self {
+        let plain = rtp(1);
+        Limit {
+            contexts: (1..=n).map(|s| session(s, Role::Server)).collect(),
+            bufs: (0..n).map(|_| vec![0u8; plain.len() + 16]).collect(),
+            plain,
+            seq: 0,
+        }
+    }
+
+    /// One input packet's worth, into N distinct buffers.
+    fn distinct_buffers(&mut self) {
+        self.seq = self.seq.wrapping_add(1);
+        let len = self.plain.len();
+        for (ctx, buf) in self.contexts.iter_mut().zip(self.bufs.iter_mut()) {
+            buf[..len].copy_from_slice(&self.plain);
+            buf[2..4].copy_from_slice(&self.seq.to_be_bytes());
+            black_box(ctx.protect_rtp(buf, len).unwrap());
+        }
+    }
+
+    /// One input packet's worth, all into the first buffer.
+    fn one_buffer(&mut self) {
+        self.seq = self.seq.wrapping_add(1);
+        let len = self.plain.len();
+        let buf = &mut self.bufs[0];
+        for ctx in self.contexts.iter_mut() {
+            buf[..len].copy_from_slice(&self.plain);
+            buf[2..4].copy_from_slice(&self.seq.to_be_bytes());
+            black_box(ctx.protect_rtp(buf, len).unwrap());
+        }
+    }
+}
+
+/// Router and limit timed in alternation, in turns of about a millisecond of work each, so
+/// that a slow spell of a noisy machine weighs on both alike (a turn much shorter than that
+/// would time each side with its state evicted by the other): returns router time / limit
+/// time over `turns` turns.
+fn paired_ratio(r: &mut Room, limit: &mut Limit, n: u64, turns: usize) -> f64 {
+    let batches = (1_024 / (n as usize * BATCH)).max(1) * 4;
+    let (mut router, mut bare) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..turns {
+        for _ in 0..batches {
+            let mut batch = r.batch();
+            let start = Instant::now();
+            r.forward(&mut batch);
+            router += start.elapsed();
+        }
+        let start = Instant::now();
+        for _ in 0..batches * BATCH {
+            limit.distinct_buffers();
+        }
+        bare += start.elapsed();
+    }
+    router.as_secs_f64() / bare.as_secs_f64()
+}
+
 fn fan_out(c: &mut Criterion) {
     for n in [1u64, 10, 50, 200] {
         let mut g = c.benchmark_group(format!("router_fanout_{n}"));
@@ -169,32 +247,90 @@ fn fan_out(c: &mut Criterion) {
                 total
             })
         });
+        let mut limit = Limit::new(n);
+        g.bench_function("protect-limit", |b| b.iter(|| limit.one_buffer()));
+        g.bench_function("protect-limit-distinct-buffers", |b| {
+            b.iter(|| limit.distinct_buffers())
+        });
+        g.finish();
 
-        // The limit: per input packet, one copy and one SRTP protect per subscriber.
-        let mut contexts: Vec<SrtpSession> = (1..=n).map(|s| session(s, Role::Server)).collect();
-        let plain = rtp(1);
-        let mut buf = vec![0u8; plain.len() + 16];
+        // About 1.5 s of work per fan-out, in 300 turns.
+        let ratio = paired_ratio(&mut r, &mut limit, n, 300);
+        println!("router_fanout_{n}: paired router / limit (N buffers) = {ratio:.3}");
+    }
+}
+
+/// A crypto that does nothing, to time the routing alone: what the router does per input
+/// packet and per copy beyond the SRTP work.
+struct NoCrypto;
+
+impl MediaCrypto for NoCrypto {
+    fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, quietroom::srtp::Error> {
+        black_box(&buf);
+        Ok(len + 16)
+    }
+    fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, quietroom::srtp::Error> {
+        Ok(buf.len() - 16)
+    }
+    fn protect_rtcp(&mut self, _: &mut [u8], len: usize) -> Result<usize, quietroom::srtp::Error> {
+        Ok(len)
+    }
+    fn unprotect_rtcp(&mut self, buf: &mut [u8]) -> Result<usize, quietroom::srtp::Error> {
+        Ok(buf.len())
+    }
+    fn rtp_overhead(&self) -> usize {
+        16
+    }
+    fn rtcp_overhead(&self) -> usize {
+        0
+    }
+}
+
+/// Writes the next input packet (RTP, and room for a tag) into `input`.
+fn next_input(seq: &mut u16, input: &mut [u8]) {
+    input[..12 + PAYLOAD].copy_from_slice(&rtp(*seq));
+    *seq = seq.wrapping_add(1);
+}
+
+/// Routing alone (no crypto), against copying the packet N times: the difference is the
+/// router's own work, per input packet (1 subscriber) and per copy (the slope to 50).
+fn routing_only(c: &mut Criterion) {
+    for n in [1u64, 50] {
+        let mut g = c.benchmark_group(format!("routing_only_{n}"));
+        let mut router = Router::new(RouterConfig::default());
+        router.add_participant(ParticipantId(0), NoCrypto).unwrap();
+        router
+            .publish(ParticipantId(0), TrackId(1), video_track())
+            .unwrap();
+        let mut now = Instant::now();
+        for s in 1..=n {
+            router.add_participant(ParticipantId(s), NoCrypto).unwrap();
+            router
+                .subscribe(now, ParticipantId(s), TrackId(1), 0x1000 + s as u32)
+                .unwrap();
+        }
         let mut seq = 0u16;
-        g.bench_function("protect-limit", |b| {
+        let mut input = vec![0u8; 12 + PAYLOAD + 16];
+        g.bench_function("router", |b| {
             b.iter(|| {
-                seq = seq.wrapping_add(1);
-                for ctx in contexts.iter_mut() {
-                    buf[..plain.len()].copy_from_slice(&plain);
-                    buf[2..4].copy_from_slice(&seq.to_be_bytes());
-                    black_box(ctx.protect_rtp(&mut buf, plain.len()).unwrap());
+                next_input(&mut seq, &mut input);
+                now += Duration::from_micros(100);
+                router
+                    .handle_rtp(now, ParticipantId(0), &mut input)
+                    .unwrap();
+                while let Some(t) = router.poll_transmit() {
+                    black_box(&t.data);
+                    router.recycle(t.data);
                 }
             })
         });
-        // The same limit into N distinct buffers, as a router that hands N packets to the
-        // transport must produce (the single hot buffer above never leaves L1).
-        let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| vec![0u8; plain.len() + 16]).collect();
-        g.bench_function("protect-limit-distinct-buffers", |b| {
+        let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| vec![0u8; 12 + PAYLOAD + 16]).collect();
+        g.bench_function("copies", |b| {
             b.iter(|| {
-                seq = seq.wrapping_add(1);
-                for (ctx, buf) in contexts.iter_mut().zip(bufs.iter_mut()) {
-                    buf[..plain.len()].copy_from_slice(&plain);
-                    buf[2..4].copy_from_slice(&seq.to_be_bytes());
-                    black_box(ctx.protect_rtp(buf, plain.len()).unwrap());
+                next_input(&mut seq, &mut input);
+                for buf in bufs.iter_mut() {
+                    buf.copy_from_slice(&input);
+                    black_box(&buf);
                 }
             })
         });
@@ -208,6 +344,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(3))
         .sample_size(20);
-    targets = fan_out
+    targets = fan_out, routing_only
 }
 criterion_main!(benches);

@@ -35,26 +35,31 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `buf`; `what` names the structure in errors.
+    #[inline]
     pub fn new(buf: &'a [u8], what: &'static str) -> Self {
         Reader { buf, pos: 0, what }
     }
 
     /// What this reader reads, as given to [`Reader::new`].
+    #[inline]
     pub fn what(&self) -> &'static str {
         self.what
     }
 
     /// Bytes consumed so far.
+    #[inline]
     pub fn pos(&self) -> usize {
         self.pos
     }
 
     /// Bytes not yet consumed.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
     /// Whether every byte was consumed.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
@@ -64,6 +69,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`Truncated`] if fewer than `n` remain; nothing is consumed then.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], Truncated> {
         match self.pos.checked_add(n).filter(|&end| end <= self.buf.len()) {
             Some(end) => {
@@ -80,6 +86,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes everything that is left.
+    #[inline]
     pub fn rest(&mut self) -> &'a [u8] {
         let out = &self.buf[self.pos..];
         self.pos = self.buf.len();
@@ -91,6 +98,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`Truncated`] at the end of the input.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, Truncated> {
         Ok(self.array::<1>()?[0])
     }
@@ -100,6 +108,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`Truncated`] if fewer than 2 bytes remain.
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, Truncated> {
         Ok(u16::from_be_bytes(self.array()?))
     }
@@ -109,6 +118,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`Truncated`] if fewer than 4 bytes remain.
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, Truncated> {
         Ok(u32::from_be_bytes(self.array()?))
     }
@@ -118,6 +128,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`Truncated`] if fewer than 8 bytes remain.
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, Truncated> {
         Ok(u64::from_be_bytes(self.array()?))
     }
@@ -127,6 +138,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`Truncated`] if fewer than `N` remain.
+    #[inline]
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], Truncated> {
         let mut out = [0; N];
         out.copy_from_slice(self.take(N)?);

@@ -401,12 +401,10 @@ impl Outgoing<'_> {
                 .unwrap_or_else(|| Vec::with_capacity(self.capacity));
             buf.clear();
             buf.extend_from_slice(self.packet);
-            let rewritten = rtp::set_sequence(&mut buf, e.rewrite.sequence)
-                .and_then(|()| rtp::set_timestamp(&mut buf, e.rewrite.timestamp))
-                .and_then(|()| rtp::set_ssrc(&mut buf, e.ssrc));
-            if rewritten.is_ok()
-                && let Some(id) = self.transport_cc
-            {
+            let rewritten =
+                rtp::set_stream_position(&mut buf, e.rewrite.sequence, e.rewrite.timestamp, e.ssrc)
+                    .is_ok();
+            if rewritten && let Some(id) = self.transport_cc {
                 // The subscriber's own transport-wide sequence number, for its congestion
                 // feedback.
                 let seq = p.twcc_out_seq;
@@ -421,8 +419,12 @@ impl Outgoing<'_> {
                 Some(zeros) => buf.extend_from_slice(zeros),
                 None => buf.resize(len + overhead, 0),
             }
-            match rewritten.and_then(|()| Ok(p.crypto.protect_rtp(&mut buf, len)?)) {
-                Ok(n) => {
+            // (The error itself is not kept: building a `RouterError` per copy costs.)
+            let protected = rewritten
+                .then(|| p.crypto.protect_rtp(&mut buf, len).ok())
+                .flatten();
+            match protected {
+                Some(n) => {
                     buf.truncate(n);
                     stats.forwarded += 1;
                     transmits.push_back(Transmit {
@@ -431,7 +433,7 @@ impl Outgoing<'_> {
                         data: buf,
                     });
                 }
-                Err(_) => {
+                None => {
                     // Unreachable for a packet that parsed and a working session.
                     stats.dropped += 1;
                     recycle_into(pool, buf);

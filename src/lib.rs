@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `srtp` (default) | [`srtp`] | `quietroom-srtp`: SRTP/SRTCP in place and the DTLS-SRTP handshake |
 //! | `chat` (default) | [`chat`] | `quietroom-chat`: ephemeral, bounded meeting chat |
-//! | `router` (default) | [`router`] | `quietroom-router`: the SFU core (in progress) |
+//! | `router` (default) | [`router`] | `quietroom-router`: the sans-IO SFU core |
 //! | `turn` (default) | [`turn`] | `quietroom-turn`: TURN relay and STUN server, sans-IO core and tokio driver |
 #![forbid(unsafe_code)]
 

@@ -3,6 +3,36 @@
 //! Small rooms are peer-to-peer and end-to-end encrypted; when a peer cannot reach the other
 //! directly, this relay carries the already-encrypted DTLS-SRTP packets without being able to
 //! read them.
+//!
+//! - [`stun`]: a zero-copy STUN codec (RFC 8489) — [`stun::Message`] parses over borrowed
+//!   bytes with typed errors, [`stun::MessageBuilder`] writes into a reused buffer, with
+//!   MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT; ChannelData framing.
+//! - [`server`]: the sans-IO TURN/STUN core (`handle_*(now, …)` in, transmits, timers and
+//!   events out) with its seams: [`auth::CredentialStore`] (long-term and shared-secret
+//!   credentials), [`policy::PeerPolicy`] (refuses the operator's own networks by default) and
+//!   [`server::RelayProvider`].
+//! - `driver` (feature `tokio`): UDP, TCP and TLS listeners, relay sockets and graceful
+//!   shutdown around the core; `examples/turn_server.rs` is a server built on it.
+//!
+//! The codec on its own — a Binding success response, built and read back:
+//!
+//! ```
+//! use quietroom_turn::stun::{attr, Class, Message, MessageBuilder, Method, TransactionId};
+//!
+//! let client = "203.0.113.5:40000".parse()?;
+//! let mut buf = Vec::new();
+//! let mut m = MessageBuilder::new(&mut buf, Class::Success, Method::BINDING, TransactionId([7; 12]));
+//! m.add_xor_address(attr::XOR_MAPPED_ADDRESS, client).add_fingerprint();
+//! m.finish();
+//!
+//! let parsed = Message::parse(&buf)?;
+//! assert_eq!(parsed.class(), Class::Success);
+//! assert!(parsed.check_fingerprint()?);
+//! assert_eq!(parsed.xor_address(attr::XOR_MAPPED_ADDRESS)?, Some(client));
+//! // A truncated copy is a typed error, never a panic.
+//! assert!(Message::parse(&buf[..buf.len() - 3]).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod error;

@@ -2,7 +2,8 @@
 # Installs the real peers the interop tests talk to, idempotently:
 #   - openssl (DTLS-SRTP against s_server/s_client)
 #   - coturn (turnutils_uclient/turnutils_peer for TURN interop, turnserver for comparison)
-#   - a Python venv at .peers/venv with pylibsrtp (libsrtp 2.7 with OpenSSL)
+#   - a Python venv at .peers/venv with pylibsrtp (libsrtp 2.7 with OpenSSL) and aiortc 1.16
+#     (a WebRTC stack: ICE, DTLS-SRTP, VP8 through libvpx), all from wheels
 # Safe to re-run; does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +18,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
-if ! .peers/venv/bin/python -c 'import pylibsrtp' >/dev/null 2>&1; then
-  echo "peers: creating .peers/venv with pylibsrtp"
-  python3 -m venv .peers/venv
-  .peers/venv/bin/pip install -q --disable-pip-version-check --only-binary=:all: 'pylibsrtp>=1.0,<2'
+if ! .peers/venv/bin/python -c 'import pylibsrtp, aiortc' >/dev/null 2>&1; then
+  echo "peers: creating .peers/venv with pylibsrtp and aiortc"
+  [ -x .peers/venv/bin/python ] || python3 -m venv .peers/venv
+  .peers/venv/bin/pip install -q --disable-pip-version-check --only-binary=:all: \
+    'pylibsrtp>=1.0,<2' 'aiortc==1.16.0'
 fi
-echo "peers: coturn $(turnserver --version 2>/dev/null | head -n1 || echo '?'), openssl $(openssl version | cut -d' ' -f2), pylibsrtp $(.peers/venv/bin/python -c 'import pylibsrtp; print(pylibsrtp.__version__)' 2>/dev/null || echo '?')"
+echo "peers: coturn $(turnserver --version 2>/dev/null | head -n1 || echo '?'), openssl $(openssl version | cut -d' ' -f2), pylibsrtp $(.peers/venv/bin/python -c 'import pylibsrtp; print(pylibsrtp.__version__)' 2>/dev/null || echo '?'), aiortc $(.peers/venv/bin/python -c 'import aiortc; print(aiortc.__version__)' 2>/dev/null || echo '?')"

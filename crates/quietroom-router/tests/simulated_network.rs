@@ -562,6 +562,56 @@ fn rid_simulcast_is_learned_switched_and_repaired_over_repaired_rid_rtx() {
 }
 
 #[test]
+fn a_layer_the_publisher_stops_is_left_and_taken_again_when_it_resumes() {
+    // A browser stops sending its top layer when its own estimate drops. A subscriber with
+    // room for the top layer moves to the best layer still sent instead of freezing on the
+    // stopped one, and goes back up when the layer resumes.
+    let mut sim = Sim::new(0x5EED_000A, 1);
+    let id = sim.subs[0].id;
+    sim.report_cap(id, 5_000_000);
+    sim.run_until(sim.at(3.0));
+    assert_eq!(sim.layer_switches(id).last().map(|(_, l)| *l), Some(2));
+
+    sim.publisher.paused[2] = true;
+    let stopped = sim.now;
+    sim.run_until(sim.at(7.0));
+    let down = sim.layer_switches(id);
+    let (at, layer) = *down.last().unwrap();
+    assert_eq!(layer, 1, "{down:?}");
+    assert!(
+        at - stopped < Duration::from_secs(4),
+        "moved down after {:?}",
+        at - stopped
+    );
+
+    sim.publisher.paused[2] = false;
+    let resumed = sim.now;
+    sim.run_until(sim.at(10.0));
+    let up = sim.layer_switches(id);
+    let (at, layer) = *up.last().unwrap();
+    assert_eq!(layer, 2, "{up:?}");
+    assert!(
+        at - resumed < Duration::from_secs(1),
+        "moved up after {:?}",
+        at - resumed
+    );
+
+    let s = sim.sub(id);
+    s.check_stream_invariants();
+    // Video never stopped for longer than the layer took to be noticed as stopped.
+    let arrivals: Vec<Instant> = s.video.packets.values().map(|p| p.arrival).collect();
+    let longest = arrivals
+        .windows(2)
+        .map(|w| w[1].saturating_duration_since(w[0]))
+        .max()
+        .unwrap();
+    assert!(
+        longest < Duration::from_secs(4),
+        "video stalled for {longest:?}"
+    );
+}
+
+#[test]
 fn video_only_room_sends_reports() {
     // Driven strictly by poll_timeout, as a sans-IO driver is.
     let mut sim = Sim::with_publisher(0x5EED_0006, 2, false, true);

@@ -99,6 +99,8 @@ impl<C: MediaCrypto> Router<C> {
         let rtx_negotiated = track.config.rtx_payload_type.is_some();
         let layer = &mut track.layers[index];
         layer.stats.record(now, header.sequence, header.timestamp);
+        let resumed = !layer.active(now);
+        layer.last_arrival = Some(now);
         let mut uplink = Arrival::Old;
         if config.publisher_nack_retries > 0
             && (layer.rtx_ssrc.is_some() || rtx_negotiated)
@@ -194,6 +196,10 @@ impl<C: MediaCrypto> Router<C> {
             Arrival::Gap => self.nack_publisher(now, track_id, index),
             Arrival::TooManyLost => self.request_keyframe(now, track_id, index),
             _ => {}
+        }
+        if resumed {
+            // A layer (re)started: subscribers may move up to it.
+            self.reselect_track(now, track_id);
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use config::{
     ExtensionIds, Kind, LayerConfig, ParticipantId, RouterConfig, TrackConfig, TrackId,
@@ -111,6 +111,20 @@ struct Layer {
     media_pt: Option<u8>,
     /// What the publisher's uplink lost (video layers).
     nack: Option<NackGenerator>,
+    /// When the layer's last media packet arrived: a browser stops sending its upper layers
+    /// when its bandwidth estimate drops, and a subscriber must not wait for one of those.
+    last_arrival: Option<Instant>,
+}
+
+/// A layer with no packet for this long is taken for paused by its publisher (a browser
+/// drops its upper simulcast layers when its bandwidth estimate falls) and not selected.
+const LAYER_IDLE: Duration = Duration::from_secs(2);
+
+impl Layer {
+    fn active(&self, now: Instant) -> bool {
+        self.last_arrival
+            .is_some_and(|at| now.saturating_duration_since(at) < LAYER_IDLE)
+    }
 }
 
 /// What a publisher's SSRC carries.
@@ -389,6 +403,7 @@ impl<C: MediaCrypto> Router<C> {
                 rtx_ssrc: l.rtx_ssrc,
                 media_pt: None,
                 nack: video.then(|| NackGenerator::new(self.config.nack_cache_packets)),
+                last_arrival: None,
             })
             .collect::<Vec<_>>();
         for (index, layer) in layers.iter().enumerate() {
@@ -571,6 +586,39 @@ impl<C: MediaCrypto> Router<C> {
         self.select_layers(now, participant);
     }
 
+    /// Re-selects layers for the subscribers of `track` that a layer starting or stopping
+    /// concerns: those with a bandwidth estimate (they may move up to a layer that started),
+    /// and those whose target layer stopped. Without an estimate a subscriber otherwise stays
+    /// where it started, on the lowest layer.
+    pub(super) fn reselect_track(&mut self, now: Instant, track: TrackId) {
+        let Some(t) = self.tracks.get(&track) else {
+            return;
+        };
+        if t.config.kind != Kind::Video {
+            return;
+        }
+        let concerned: Vec<ParticipantId> = t
+            .subscribers
+            .iter()
+            .filter(|s| {
+                let estimated = self
+                    .participants
+                    .get(&s.id)
+                    .is_some_and(|p| p.estimate_bps.is_some());
+                let stopped = s
+                    .sub
+                    .target
+                    .and_then(|i| t.layers.get(i))
+                    .is_some_and(|l| !l.active(now));
+                estimated || stopped
+            })
+            .map(|s| s.id)
+            .collect();
+        for id in concerned {
+            self.select_layers(now, id);
+        }
+    }
+
     /// Chooses each video subscription's layer from the participant's bandwidth estimate
     /// (split evenly across its video subscriptions) and its preferences, with hysteresis:
     /// moving up needs [`RouterConfig::upgrade_headroom_percent`] above the next layer's
@@ -622,13 +670,20 @@ impl<C: MediaCrypto> Router<C> {
                         need <= share
                     }
                 };
+                // Only layers the publisher is sending, once it sends any: an upper layer a
+                // browser paused must not hold a subscriber waiting for its keyframe.
+                let any_active = layers.iter().any(|l| l.active(now));
+                let sent = |i: usize| !any_active || layers[i].active(now);
+                let wanted = |i: usize| layers[i].spatial <= sub.max_spatial && sent(i);
                 let best = (0..layers.len())
-                    .filter(|&i| layers[i].spatial <= sub.max_spatial)
-                    .filter(|&i| fits(i))
+                    .filter(|&i| wanted(i) && fits(i))
                     .max_by_key(|&i| layers[i].spatial);
-                // Never below the lowest layer: a subscriber that cannot afford it still gets
-                // something, and congestion control upstream will catch up.
-                Some(best.unwrap_or(0))
+                // Never below the lowest layer sent: a subscriber that cannot afford it still
+                // gets something, and congestion control upstream will catch up.
+                let lowest = (0..layers.len())
+                    .filter(|&i| sent(i))
+                    .min_by_key(|&i| layers[i].spatial);
+                Some(best.or(lowest).unwrap_or(0))
             };
             if target != sub.target {
                 sub.target = target;

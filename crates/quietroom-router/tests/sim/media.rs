@@ -213,6 +213,9 @@ pub(crate) struct Publisher {
     pub(crate) periodic_keyframes: bool,
     /// Whether the audio track is published.
     pub(crate) audio: bool,
+    /// Layers the publisher has stopped sending, as a browser does with its upper layers
+    /// when its bandwidth estimate drops.
+    pub(crate) paused: [bool; 3],
     pub(crate) frame: u64,
     pub(crate) audio_packets: u64,
     pub(crate) next_sr: Instant,
@@ -254,6 +257,7 @@ impl Publisher {
             active_until: None,
             periodic_keyframes: true,
             audio: true,
+            paused: [false; 3],
             frame: 0,
             audio_packets: 0,
             next_sr: t0 + Duration::from_millis(500),
@@ -352,7 +356,7 @@ impl Publisher {
     pub(crate) fn send_frame(&mut self, out: &mut Vec<(bool, Vec<u8>)>) {
         let frame = self.frame;
         self.frame += 1;
-        for layer in 0..3 {
+        for layer in (0..3).filter(|l| !self.paused[*l]) {
             // Stagger the periodic keyframes of the layers.
             let periodic = self.periodic_keyframes && frame % KEYFRAME_EVERY == (layer as u64) * 20;
             let keyframe = periodic || std::mem::take(&mut self.force_keyframe[layer]);

@@ -1,0 +1,192 @@
+//! WebRTC interop through the router with a browser: headless Chromium publishes a canvas
+//! animation as VP8 simulcast (RIDs `q`, `h`, `f`: 320×180, 640×360 and 1280×720, no SSRC
+//! signaled, RTX with repaired-RID, transport-wide CC) to an SFU built from quietroom's
+//! crates on one UDP socket on 127.0.0.1 (`webrtc/mod.rs`). A second peer connection in the
+//! same page subscribes and decodes. The router learns every SSRC from MID/RID, feeds
+//! Chromium's congestion control with transport-wide CC feedback, and the test moves the
+//! subscriber up to the best layer Chromium sends, then down to the lowest, checking the
+//! decoded resolution each time.
+//!
+//! Needs Debian's `chromium`, Node and `playwright-core` in `.peers/node` (`scripts/peers.sh`).
+//! Skipped with a note when missing, unless `QUIETROOM_REQUIRE_PEERS=1`.
+#![cfg(all(feature = "router", feature = "turn"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    missing_docs
+)]
+
+mod webrtc;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use quietroom::router::RouterEvent;
+use serde_json::{Value, json};
+use webrtc::{OUT_SSRC, Offer, Sfu, VIDEO};
+
+/// What the page reported last.
+#[derive(Debug, Default)]
+struct Page {
+    decoded: u64,
+    width: u64,
+    /// Per RID, the width Chromium encodes it at now (0: not sent).
+    sent: Vec<(String, u64)>,
+}
+
+impl Page {
+    fn from(v: &Value) -> Page {
+        Page {
+            decoded: v["decoded"].as_u64().unwrap_or(0),
+            width: v["width"].as_u64().unwrap_or(0),
+            sent: v["sent"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(rid, w)| (rid.clone(), w.as_u64().unwrap_or(0)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    fn sent_width(&self, rid: &str) -> u64 {
+        self.sent
+            .iter()
+            .find(|(r, _)| r == rid)
+            .map_or(0, |(_, w)| *w)
+    }
+}
+
+#[test]
+fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
+    let Some(chromium) = webrtc::peer(
+        "Chromium",
+        PathBuf::from(std::env::var_os("CHROMIUM").unwrap_or("/usr/bin/chromium".into())),
+        &["--version"],
+    ) else {
+        return;
+    };
+    let playwright = webrtc::root().join(".peers/node/node_modules/playwright-core");
+    let require = format!("require({:?})", playwright.display().to_string());
+    let Some(node) = webrtc::peer("Chromium", PathBuf::from("node"), &["-e", &require]) else {
+        return;
+    };
+    let mut child = Command::new(node)
+        .arg(webrtc::root().join("tests/peers/chromium_room.js"))
+        .env("PLAYWRIGHT_CORE", &playwright)
+        .env("CHROMIUM", &chromium)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let offers: Value = serde_json::from_str(
+        &lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("offers from Chromium"),
+    )
+    .unwrap();
+    let offer = |name: &str| Offer::parse(offers[name].as_str().expect("an SDP offer"));
+    let (publisher, subscriber) = (offer("publisher"), offer("subscriber"));
+    assert_eq!(publisher.rids, ["q", "h", "f"], "Chromium offers simulcast");
+    let (mut sfu, answers) = Sfu::answering(&[(&publisher, true), (&subscriber, false)]);
+    let answers = json!({"publisher": answers[0], "subscriber": answers[1]});
+    writeln!(stdin, "{answers}").unwrap();
+
+    let (p, s) = (sfu.legs[0].id, sfu.legs[1].id);
+    let (mut published, mut subscribed) = (false, false);
+    let mut page = Page::default();
+    let mut switches = Vec::new();
+    // Phases: 0 video flows; 1 the subscriber may have everything and reaches the best layer
+    // Chromium sends; 2 it is held to the lowest layer.
+    let mut phase = 0;
+    let mut phase_start = Instant::now();
+    let mut decoded_at_phase = 0;
+    let mut best = 0;
+    let deadline = Instant::now() + Duration::from_secs(80);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "phase {phase} did not finish: {page:?}, switches {switches:?}, dropped {:?}",
+            sfu.dropped
+        );
+        sfu.step();
+        while let Some(event) = sfu.router.poll_event() {
+            if let RouterEvent::LayerSwitched { spatial, .. } = event {
+                switches.push(spatial);
+            }
+        }
+        if !published && sfu.legs[0].connected {
+            sfu.router.publish(p, VIDEO, publisher.track()).unwrap();
+            published = true;
+        }
+        if published && !subscribed && sfu.legs[1].connected {
+            sfu.router
+                .subscribe(Instant::now(), s, VIDEO, OUT_SSRC)
+                .unwrap();
+            subscribed = true;
+        }
+        while let Ok(line) = lines.try_recv() {
+            page = Page::from(&serde_json::from_str(&line).unwrap());
+        }
+        let now = Instant::now();
+        match phase {
+            0 if page.decoded >= 30 => {
+                eprintln!("video flows at {}px wide: {page:?}", page.width);
+                sfu.router.set_bandwidth_estimate(now, s, 20_000_000);
+                (phase, phase_start, decoded_at_phase) = (1, now, page.decoded);
+            }
+            1 => {
+                // The best layer Chromium has been sending: it enables upper layers as its
+                // estimate (fed by the router's transport-wide CC feedback) grows.
+                best = best.max(page.sent_width("h")).max(page.sent_width("f"));
+                let waited = now - phase_start;
+                if best > 0
+                    && page.width == best
+                    && page.decoded >= decoded_at_phase + 30
+                    && (best == page.sent_width("f") || waited > Duration::from_secs(20))
+                {
+                    eprintln!("up at {}px wide after {waited:?}: {page:?}", page.width);
+                    sfu.router.set_preferences(now, s, VIDEO, 0, false);
+                    (phase, phase_start, decoded_at_phase) = (2, now, page.decoded);
+                }
+            }
+            2 => {
+                let lowest = page.sent_width("q");
+                if lowest > 0 && page.width == lowest && page.decoded >= decoded_at_phase + 30 {
+                    eprintln!(
+                        "down at {}px wide after {:?}: {page:?}",
+                        page.width,
+                        now - phase_start
+                    );
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    writeln!(stdin, "done").unwrap();
+    drop(stdin);
+    let _ = child.wait();
+    let stats = sfu.router.stats();
+    eprintln!("router: {stats:?}, layer switches {switches:?}");
+    eprintln!("dropped by the router: {:?}", sfu.dropped);
+    assert!(best > page.width, "the subscriber went up, then down");
+    assert!(switches.len() >= 3, "{switches:?}");
+    assert!(stats.forwarded > 0);
+}

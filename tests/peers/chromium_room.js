@@ -1,0 +1,134 @@
+// Headless Chromium for tests/chromium_sfu.rs: one page with two peer connections, a
+// publisher sending a canvas animation as VP8 simulcast (RIDs q, h, f at 1/4, 1/2 and full
+// 1280x720) and a subscriber that decodes what the SFU forwards to it.
+//
+// Protocol over stdin/stdout, one JSON object per line:
+//   out: {"publisher": OFFER_SDP, "subscriber": OFFER_SDP}
+//   in:  {"publisher": ANSWER_SDP, "subscriber": ANSWER_SDP}
+//   out: every 250 ms, {"decoded": N, "width": W, "height": H, "sent": {RID: WIDTH|0, ...},
+//        "publisher": STATE, "subscriber": STATE}
+//   in:  any line (or EOF) ends it.
+//
+// Usage: node chromium_room.js   (PLAYWRIGHT_CORE: where playwright-core is installed;
+// CHROMIUM: the browser, default /usr/bin/chromium)
+
+const path = require('path');
+const readline = require('readline');
+const { chromium } = require(process.env.PLAYWRIGHT_CORE
+  ? path.resolve(process.env.PLAYWRIGHT_CORE)
+  : 'playwright-core');
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--allow-loopback-in-peer-connection',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      // Keep timers and rendering going in a page nobody looks at.
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
+  });
+  const page = await browser.newPage();
+  await page.setContent('<video id="v" autoplay muted playsinline></video>');
+  const offers = await page.evaluate(async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 1280;
+    canvas.height = 720;
+    const ctx = canvas.getContext('2d');
+    let n = 0;
+    setInterval(() => {
+      ctx.fillStyle = `hsl(${(n * 7) % 360}, 70%, 45%)`;
+      ctx.fillRect(0, 0, 1280, 720);
+      ctx.fillStyle = '#fff';
+      ctx.fillRect((n * 13) % 1200, (n * 7) % 640, 80, 80);
+      ctx.font = '64px sans-serif';
+      ctx.fillText(String(n), 40, 100);
+      n += 1;
+    }, 33);
+    const track = canvas.captureStream(30).getVideoTracks()[0];
+    const publisher = new RTCPeerConnection();
+    publisher.addTransceiver(track, {
+      direction: 'sendonly',
+      sendEncodings: [
+        { rid: 'q', scaleResolutionDownBy: 4 },
+        { rid: 'h', scaleResolutionDownBy: 2 },
+        { rid: 'f' },
+      ],
+    });
+    const subscriber = new RTCPeerConnection();
+    subscriber.addTransceiver('video', { direction: 'recvonly' });
+    subscriber.ontrack = (e) => {
+      document.getElementById('v').srcObject = new MediaStream([e.track]);
+    };
+    window.room = { publisher, subscriber };
+    const gathered = (pc) =>
+      new Promise((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        pc.addEventListener('icegatheringstatechange', () => {
+          if (pc.iceGatheringState === 'complete') resolve();
+        });
+      });
+    await publisher.setLocalDescription();
+    await subscriber.setLocalDescription();
+    await Promise.all([gathered(publisher), gathered(subscriber)]);
+    return {
+      publisher: publisher.localDescription.sdp,
+      subscriber: subscriber.localDescription.sdp,
+    };
+  });
+  console.log(JSON.stringify(offers));
+
+  const lines = readline.createInterface({ input: process.stdin });
+  const next = () =>
+    new Promise((resolve) => {
+      lines.once('line', resolve);
+      lines.once('close', () => resolve(null));
+    });
+  const answers = JSON.parse(await next());
+  await page.evaluate(async (answers) => {
+    await window.room.publisher.setRemoteDescription({ type: 'answer', sdp: answers.publisher });
+    await window.room.subscriber.setRemoteDescription({ type: 'answer', sdp: answers.subscriber });
+  }, answers);
+
+  let done = false;
+  next().then(() => {
+    done = true;
+  });
+  const deadline = Date.now() + 90_000;
+  while (!done && Date.now() < deadline) {
+    const stats = await page.evaluate(async () => {
+      const out = { decoded: 0, width: 0, height: 0, sent: {} };
+      (await window.room.subscriber.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') {
+          out.decoded = s.framesDecoded || 0;
+          out.width = s.frameWidth || 0;
+          out.height = s.frameHeight || 0;
+        }
+      });
+      (await window.room.publisher.getStats()).forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) {
+          out.sent[s.rid] = s.frameWidth || 0;
+        }
+      });
+      out.publisher = window.room.publisher.connectionState;
+      out.subscriber = window.room.subscriber.connectionState;
+      return out;
+    });
+    console.log(JSON.stringify(stats));
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await browser.close();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,402 @@
+//! An SFU assembled from quietroom's crates, for the WebRTC interop tests: one UDP socket on
+//! 127.0.0.1 answering browsers' and aiortc's offers with `a=ice-lite`.
+//!
+//! - ICE: connectivity checks are answered with the STUN codec of `quietroom-turn`, the
+//!   USERNAME and MESSAGE-INTEGRITY checked with the short-term credentials of the answer
+//!   (RFC 8445 §7.3).
+//! - DTLS-SRTP: `quietroom-srtp`'s engine, passive, the peer's fingerprint pinned.
+//! - Media: `quietroom-router`, fed what arrives on the socket (RFC 7983 demultiplexing).
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use quietroom::router::codec::Codec;
+use quietroom::router::{
+    ExtensionIds, Kind, LayerConfig, ParticipantId, Router, RouterConfig, TrackConfig, TrackId,
+};
+use quietroom::srtp::SrtpSession;
+use quietroom::srtp::dtls::{
+    DtlsCertificate, DtlsConfig, DtlsEngine, DtlsEvent, Fingerprint, RtcDtlsEngine, is_dtls,
+};
+use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
+
+pub(crate) const VIDEO: TrackId = TrackId(1);
+pub(crate) const OUT_SSRC: u32 = 0x00DD_BA11;
+
+const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+const RRID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
+const TWCC_URI: &str = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+
+/// What the SFU takes from an offer.
+pub(crate) struct Offer {
+    pub(crate) ufrag: String,
+    pub(crate) fingerprint: Fingerprint,
+    /// The first `a=ssrc` (the media SSRC of a sender that signals it).
+    pub(crate) ssrc: Option<u32>,
+    pub vp8: u8,
+    /// The RTX payload type for VP8, if offered.
+    pub(crate) rtx: Option<u8>,
+    pub(crate) mid: String,
+    /// Simulcast RIDs the offerer sends (`a=rid:X send`), lowest first as listed.
+    pub(crate) rids: Vec<String>,
+    /// Header extension ids by URI.
+    pub(crate) extensions: Vec<(String, u8)>,
+}
+
+impl Offer {
+    pub(crate) fn parse(sdp: &str) -> Offer {
+        let attr = |name: &str| {
+            sdp.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("offer without {name}"))
+        };
+        let vp8: u8 = sdp
+            .lines()
+            .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+            .find(|l| l.ends_with(" VP8/90000"))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|pt| pt.parse().ok())
+            .expect("offer without VP8");
+        let rtx = sdp
+            .lines()
+            .filter_map(|l| l.strip_prefix("a=fmtp:"))
+            .find(|l| l.ends_with(&format!(" apt={vp8}")))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|pt| pt.parse().ok());
+        Offer {
+            ufrag: attr("a=ice-ufrag:").to_owned(),
+            // Offerers may list several hashes; the SFU pins the sha-256 one.
+            fingerprint: format!("sha-256 {}", attr("a=fingerprint:sha-256"))
+                .parse()
+                .expect("sha-256 fingerprint"),
+            ssrc: sdp
+                .lines()
+                .find_map(|l| l.strip_prefix("a=ssrc:"))
+                .and_then(|l| l.split(' ').next())
+                .and_then(|s| s.parse().ok()),
+            vp8,
+            rtx,
+            mid: attr("a=mid:").to_owned(),
+            rids: sdp
+                .lines()
+                .filter_map(|l| l.strip_prefix("a=rid:"))
+                .filter_map(|l| l.strip_suffix(" send"))
+                .map(str::to_owned)
+                .collect(),
+            extensions: sdp
+                .lines()
+                .filter_map(|l| l.strip_prefix("a=extmap:"))
+                .filter_map(|l| {
+                    let (id, uri) = l.split_once(' ')?;
+                    Some((uri.trim().to_owned(), id.split('/').next()?.parse().ok()?))
+                })
+                .collect(),
+        }
+    }
+
+    fn extension(&self, uri: &str) -> Option<u8> {
+        self.extensions
+            .iter()
+            .find(|(u, _)| u == uri)
+            .map(|(_, id)| *id)
+    }
+
+    /// The track a publisher's offer describes: RID simulcast (SSRCs learned from MID, RID
+    /// and repaired-RID) or one layer with a signaled SSRC.
+    pub(crate) fn track(&self) -> TrackConfig {
+        let layer = |i: usize, ssrc, rid: Option<&String>| LayerConfig {
+            ssrc,
+            rid: rid.cloned(),
+            spatial: i as u8,
+            bitrate_bps: [150_000, 500_000, 1_500_000][i.min(2)],
+            rtx_ssrc: None,
+        };
+        let layers = if self.rids.is_empty() {
+            vec![layer(0, self.ssrc, None)]
+        } else {
+            self.rids
+                .iter()
+                .enumerate()
+                .map(|(i, rid)| layer(i, None, Some(rid)))
+                .collect()
+        };
+        let simulcast = !self.rids.is_empty();
+        TrackConfig {
+            kind: Kind::Video,
+            codec: Codec::Vp8,
+            clock_rate: 90_000,
+            layers,
+            extensions: ExtensionIds {
+                transport_cc: self.extension(TWCC_URI),
+                mid: self.extension(MID_URI).filter(|_| simulcast),
+                rid: self.extension(RID_URI).filter(|_| simulcast),
+                repaired_rid: self.extension(RRID_URI).filter(|_| simulcast),
+                ..Default::default()
+            },
+            rtx_payload_type: self.rtx.filter(|_| simulcast),
+            mid: simulcast.then(|| self.mid.clone()),
+        }
+    }
+}
+
+/// One peer connection as the SFU sees it.
+pub(crate) struct Leg {
+    pub(crate) id: ParticipantId,
+    pub(crate) publisher: bool,
+    pub(crate) ufrag: String,
+    pub(crate) pwd: String,
+    pub(crate) remote_ufrag: String,
+    pub(crate) addr: Option<SocketAddr>,
+    pub(crate) dtls: RtcDtlsEngine,
+    pub(crate) connected: bool,
+}
+
+/// The SFU: one socket, a leg per peer connection, the router.
+pub(crate) struct Sfu {
+    pub(crate) socket: UdpSocket,
+    pub(crate) certificate: DtlsCertificate,
+    pub(crate) legs: Vec<Leg>,
+    pub(crate) router: Router<SrtpSession>,
+    pub(crate) dropped: Vec<String>,
+}
+
+impl Sfu {
+    /// An SFU for these offers (publisher or not), and its answers, in the same order.
+    pub(crate) fn answering(offers: &[(&Offer, bool)]) -> (Sfu, Vec<String>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(2)))
+            .unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let certificate = DtlsCertificate::generate().unwrap();
+        let now = Instant::now();
+        let legs: Vec<Leg> = offers
+            .iter()
+            .enumerate()
+            .map(|(i, (offer, publisher))| Leg {
+                id: ParticipantId(i as u64 + 1),
+                publisher: *publisher,
+                ufrag: format!("quietroom{i}"),
+                pwd: format!("quietroomicepassword{i:04}"),
+                remote_ufrag: offer.ufrag.clone(),
+                addr: None,
+                dtls: RtcDtlsEngine::server(
+                    DtlsConfig::new(certificate.clone(), offer.fingerprint),
+                    now,
+                )
+                .unwrap(),
+                connected: false,
+            })
+            .collect();
+        let answers = offers
+            .iter()
+            .zip(&legs)
+            .map(|((offer, _), leg)| answer(offer, leg, port, &certificate.fingerprint()))
+            .collect();
+        let sfu = Sfu {
+            socket,
+            certificate,
+            legs,
+            router: Router::new(RouterConfig::default()),
+            dropped: Vec::new(),
+        };
+        (sfu, answers)
+    }
+
+    /// Reads at most one datagram (waiting up to 2 ms), fires due timers, sends what is queued.
+    pub(crate) fn step(&mut self) {
+        let mut buf = [0u8; 2048];
+        let now = Instant::now();
+        match self.socket.recv_from(&mut buf) {
+            Ok((n, from)) => self.input(now, from, &mut buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("{e}"),
+        }
+        for leg in &mut self.legs {
+            if leg.dtls.poll_timeout().is_some_and(|at| at <= now) {
+                let _ = leg.dtls.handle_timeout(now);
+            }
+            while let Some(datagram) = leg.dtls.poll_transmit() {
+                if let Some(addr) = leg.addr {
+                    self.socket.send_to(&datagram, addr).unwrap();
+                }
+            }
+        }
+        if self.router.poll_timeout().is_some_and(|at| at <= now) {
+            self.router.handle_timeout(now);
+        }
+        while let Some(t) = self.router.poll_transmit() {
+            let to = self.legs.iter().find(|l| l.id == t.to).and_then(|l| l.addr);
+            if let Some(addr) = to {
+                self.socket.send_to(&t.data, addr).unwrap();
+            }
+            self.router.recycle(t.data);
+        }
+    }
+
+    fn input(&mut self, now: Instant, from: SocketAddr, datagram: &mut [u8]) {
+        match datagram.first() {
+            Some(0..=3) => {
+                let Ok(request) = Message::parse(datagram) else {
+                    return;
+                };
+                for leg in &mut self.legs {
+                    if let Some(response) = ice_response(leg, &request, from) {
+                        leg.addr = Some(from);
+                        self.socket.send_to(&response, from).unwrap();
+                    }
+                }
+            }
+            _ if is_dtls(datagram) => {
+                let Some(leg) = self.legs.iter_mut().find(|l| l.addr == Some(from)) else {
+                    return;
+                };
+                if let Err(e) = leg.dtls.handle_input(now, datagram) {
+                    panic!("DTLS with {:?} failed: {e}", leg.id);
+                }
+                while let Some(event) = leg.dtls.poll_event() {
+                    if let DtlsEvent::Connected { session, .. } = event {
+                        self.router.add_participant(leg.id, *session).unwrap();
+                        leg.connected = true;
+                    }
+                }
+            }
+            Some(128..=191) => {
+                let Some(leg) = self.legs.iter().find(|l| l.addr == Some(from)) else {
+                    return;
+                };
+                let outcome = if matches!(datagram.get(1), Some(192..=223)) {
+                    self.router.handle_rtcp(now, leg.id, datagram)
+                } else {
+                    self.router.handle_rtp(now, leg.id, datagram)
+                };
+                if let Err(e) = outcome {
+                    self.dropped.push(format!("{:?}: {e}", leg.id));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An `a=ice-lite` answer with VP8 (and its RTX when offered), the SFU passive in DTLS. A
+/// publisher's simulcast is accepted RID for RID, with the header extensions the router reads;
+/// a subscriber gets the SFU's SSRC.
+fn answer(offer: &Offer, leg: &Leg, port: u16, fingerprint: &Fingerprint) -> String {
+    let pt = offer.vp8;
+    let mut media = String::new();
+    let mut payload_types = pt.to_string();
+    if leg.publisher {
+        media.push_str("a=recvonly\r\n");
+        let uris: &[&str] = if offer.rids.is_empty() {
+            &[]
+        } else {
+            &[MID_URI, RID_URI, RRID_URI, TWCC_URI]
+        };
+        for uri in uris {
+            if let Some(id) = offer.extension(uri) {
+                media.push_str(&format!("a=extmap:{id} {uri}\r\n"));
+            }
+        }
+    } else {
+        media.push_str("a=sendonly\r\na=msid:quietroom video\r\n");
+        media.push_str(&format!("a=ssrc:{OUT_SSRC} cname:quietroom\r\n"));
+    }
+    media.push_str("a=rtcp-mux\r\n");
+    media.push_str(&format!(
+        "a=rtpmap:{pt} VP8/90000\r\na=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\n"
+    ));
+    if leg.publisher && !offer.rids.is_empty() && offer.extension(TWCC_URI).is_some() {
+        media.push_str(&format!("a=rtcp-fb:{pt} transport-cc\r\n"));
+    }
+    if let Some(rtx) = offer
+        .rtx
+        .filter(|_| leg.publisher && !offer.rids.is_empty())
+    {
+        payload_types.push_str(&format!(" {rtx}"));
+        media.push_str(&format!(
+            "a=rtpmap:{rtx} rtx/90000\r\na=fmtp:{rtx} apt={pt}\r\n"
+        ));
+    }
+    if leg.publisher && !offer.rids.is_empty() {
+        for rid in &offer.rids {
+            media.push_str(&format!("a=rid:{rid} recv\r\n"));
+        }
+        media.push_str(&format!("a=simulcast:recv {}\r\n", offer.rids.join(";")));
+    }
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE {mid}\r\n\
+         a=ice-lite\r\na=msid-semantic:WMS *\r\n\
+         m=video {port} UDP/TLS/RTP/SAVPF {payload_types}\r\nc=IN IP4 127.0.0.1\r\n\
+         a=mid:{mid}\r\n{media}\
+         a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\na=fingerprint:{fingerprint}\r\n\
+         a=setup:passive\r\n\
+         a=candidate:1 1 udp 2130706431 127.0.0.1 {port} typ host\r\na=end-of-candidates\r\n",
+        mid = offer.mid,
+        ufrag = leg.ufrag,
+        pwd = leg.pwd,
+    )
+}
+
+/// Answers an ICE connectivity check as an ice-lite agent: the USERNAME must be
+/// `ours:theirs` and MESSAGE-INTEGRITY keyed with our password.
+fn ice_response(leg: &Leg, request: &Message<'_>, from: SocketAddr) -> Option<Vec<u8>> {
+    if request.class() != Class::Request || request.method() != Method::BINDING {
+        return None;
+    }
+    let expected = format!("{}:{}", leg.ufrag, leg.remote_ufrag);
+    if request.username().ok()?? != expected {
+        return None;
+    }
+    request.check_integrity(leg.pwd.as_bytes(), None).ok()?;
+    let mut buf = Vec::new();
+    let mut m = MessageBuilder::new(
+        &mut buf,
+        Class::Success,
+        Method::BINDING,
+        request.transaction_id(),
+    );
+    m.add_xor_address(attr::XOR_MAPPED_ADDRESS, from)
+        .add_message_integrity(leg.pwd.as_bytes())
+        .add_fingerprint();
+    m.finish();
+    Some(buf)
+}
+
+/// A program the test needs, if `check` says it works; otherwise the test is skipped with a
+/// note, or fails under `QUIETROOM_REQUIRE_PEERS=1`.
+pub(crate) fn peer(what: &str, program: PathBuf, check: &[&str]) -> Option<PathBuf> {
+    let usable = Command::new(&program)
+        .args(check)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if usable {
+        return Some(program);
+    }
+    let msg = format!(
+        "{what} interop needs {}: run scripts/peers.sh",
+        program.display()
+    );
+    assert!(
+        std::env::var("QUIETROOM_REQUIRE_PEERS").as_deref() != Ok("1"),
+        "{msg}"
+    );
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

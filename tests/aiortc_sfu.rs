@@ -1,7 +1,8 @@
 //! WebRTC interop through the router with peers nobody here wrote: two aiortc peer
 //! connections (PyPI `aiortc` 1.16, with libvpx through PyAV) connect to an SFU built from
 //! quietroom's crates on one UDP socket on 127.0.0.1 (`webrtc/mod.rs`). The publisher sends
-//! VP8 video; the subscriber must decode frames the router forwarded.
+//! VP8 video; the subscriber must decode frames the router forwarded, over a link that loses
+//! every 25th video packet, which aiortc NACKs and the router resends over RTX.
 //!
 //! Needs `.peers/venv` with aiortc (`scripts/peers.sh`, or `QUIETROOM_PYTHON`). Skipped with a
 //! note when missing, unless `QUIETROOM_REQUIRE_PEERS=1`.
@@ -23,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use webrtc::{OUT_SSRC, Offer, Sfu, VIDEO};
+use webrtc::{Offer, Sfu};
 
 const FRAMES: u32 = 60;
 
@@ -61,10 +62,12 @@ fn aiortc_video_goes_through_the_router() {
     let offer = |name: &str| Offer::parse(offers[name].as_str().expect("an SDP offer"));
     let (publisher, subscriber) = (offer("publisher"), offer("subscriber"));
     let (mut sfu, answers) = Sfu::answering(&[(&publisher, true), (&subscriber, false)]);
+    // The link to the subscriber loses every 25th video packet: aiortc NACKs it and the
+    // router resends it over RTX.
+    sfu.lose_every = Some(25);
     let answers = json!({"publisher": answers[0], "subscriber": answers[1]});
     writeln!(stdin, "{answers}").unwrap();
 
-    let (mut published, mut subscribed) = (false, false);
     let deadline = Instant::now() + Duration::from_secs(60);
     let result = loop {
         assert!(Instant::now() < deadline, "no result from aiortc in 60 s");
@@ -73,22 +76,15 @@ fn aiortc_video_goes_through_the_router() {
         }
         sfu.step();
         // Wire the room as soon as each side's handshake is done.
-        let (p, s) = (sfu.legs[0].id, sfu.legs[1].id);
-        if !published && sfu.legs[0].connected {
-            sfu.router.publish(p, VIDEO, publisher.track()).unwrap();
-            published = true;
-        }
-        if published && !subscribed && sfu.legs[1].connected {
-            sfu.router
-                .subscribe(Instant::now(), s, VIDEO, OUT_SSRC)
-                .unwrap();
-            subscribed = true;
-        }
+        sfu.wire(&publisher, &subscriber);
     };
     let _ = child.wait();
     let stats = sfu.router.stats();
     eprintln!("aiortc: {result}");
-    eprintln!("router: {stats:?}, dropped: {:?}", sfu.dropped);
+    eprintln!(
+        "router: {stats:?}, lost on the way {} of {}, dropped: {:?}",
+        sfu.media_lost, sfu.media_sent, sfu.dropped
+    );
     let result: Value = serde_json::from_str(&result).unwrap();
     let frames = result["frames"].as_u64().unwrap_or(0);
     assert!(
@@ -99,4 +95,9 @@ fn aiortc_video_goes_through_the_router() {
     assert_eq!(result["publisher"], "connected");
     assert_eq!(result["subscriber"], "connected");
     assert!(stats.forwarded > 0 && stats.received >= stats.forwarded);
+    assert!(sfu.media_lost > 0, "the link lost nothing");
+    assert!(
+        stats.retransmitted > 0,
+        "aiortc's NACKs were answered over RTX: {stats:?}"
+    );
 }

@@ -5,7 +5,8 @@
 //! same page subscribes and decodes. The router learns every SSRC from MID/RID, feeds
 //! Chromium's congestion control with transport-wide CC feedback, and the test moves the
 //! subscriber up to the best layer Chromium sends, then down to the lowest, checking the
-//! decoded resolution each time.
+//! decoded resolution each time. The link to the subscriber loses every 40th video packet,
+//! which Chromium NACKs and the router resends over RTX.
 //!
 //! Needs Debian's `chromium`, Node and `playwright-core` in `.peers/node` (`scripts/peers.sh`).
 //! Skipped with a note when missing, unless `QUIETROOM_REQUIRE_PEERS=1`.
@@ -28,13 +29,16 @@ use std::time::{Duration, Instant};
 
 use quietroom::router::RouterEvent;
 use serde_json::{Value, json};
-use webrtc::{OUT_SSRC, Offer, Sfu, VIDEO};
+use webrtc::{Offer, Sfu, VIDEO};
 
 /// What the page reported last.
 #[derive(Debug, Default)]
 struct Page {
     decoded: u64,
     width: u64,
+    /// NACKs the subscriber sent, and retransmissions it received.
+    nacks: u64,
+    retransmitted: u64,
     /// Per RID, the width Chromium encodes it at now (0: not sent).
     sent: Vec<(String, u64)>,
 }
@@ -44,6 +48,8 @@ impl Page {
         Page {
             decoded: v["decoded"].as_u64().unwrap_or(0),
             width: v["width"].as_u64().unwrap_or(0),
+            nacks: v["nacks"].as_u64().unwrap_or(0),
+            retransmitted: v["retransmitted"].as_u64().unwrap_or(0),
             sent: v["sent"]
                 .as_object()
                 .map(|m| {
@@ -105,11 +111,13 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let (publisher, subscriber) = (offer("publisher"), offer("subscriber"));
     assert_eq!(publisher.rids, ["q", "h", "f"], "Chromium offers simulcast");
     let (mut sfu, answers) = Sfu::answering(&[(&publisher, true), (&subscriber, false)]);
+    // The link to the subscriber loses every 40th video packet: Chromium NACKs it and the
+    // router resends it over RTX.
+    sfu.lose_every = Some(40);
     let answers = json!({"publisher": answers[0], "subscriber": answers[1]});
     writeln!(stdin, "{answers}").unwrap();
 
-    let (p, s) = (sfu.legs[0].id, sfu.legs[1].id);
-    let (mut published, mut subscribed) = (false, false);
+    let s = sfu.legs[1].id;
     let mut page = Page::default();
     let mut switches = Vec::new();
     // Phases: 0 video flows; 1 the subscriber may have everything and reaches the best layer
@@ -131,16 +139,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                 switches.push(spatial);
             }
         }
-        if !published && sfu.legs[0].connected {
-            sfu.router.publish(p, VIDEO, publisher.track()).unwrap();
-            published = true;
-        }
-        if published && !subscribed && sfu.legs[1].connected {
-            sfu.router
-                .subscribe(Instant::now(), s, VIDEO, OUT_SSRC)
-                .unwrap();
-            subscribed = true;
-        }
+        sfu.wire(&publisher, &subscriber);
         while let Ok(line) = lines.try_recv() {
             page = Page::from(&serde_json::from_str(&line).unwrap());
         }
@@ -186,7 +185,16 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let stats = sfu.router.stats();
     eprintln!("router: {stats:?}, layer switches {switches:?}");
     eprintln!("dropped by the router: {:?}", sfu.dropped);
+    eprintln!(
+        "lost on the way {} of {} video packets; Chromium NACKed {}, received {} again",
+        sfu.media_lost, sfu.media_sent, page.nacks, page.retransmitted
+    );
     assert!(best > page.width, "the subscriber went up, then down");
+    assert!(sfu.media_lost > 0 && page.nacks > 0, "{page:?}");
+    assert!(
+        stats.retransmitted > 0,
+        "NACKs answered over RTX: {stats:?}"
+    );
     assert!(switches.len() >= 3, "{switches:?}");
     assert!(stats.forwarded > 0);
 }

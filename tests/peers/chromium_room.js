@@ -5,8 +5,8 @@
 // Protocol over stdin/stdout, one JSON object per line:
 //   out: {"publisher": OFFER_SDP, "subscriber": OFFER_SDP}
 //   in:  {"publisher": ANSWER_SDP, "subscriber": ANSWER_SDP}
-//   out: every 250 ms, {"decoded": N, "width": W, "height": H, "sent": {RID: WIDTH|0, ...},
-//        "publisher": STATE, "subscriber": STATE}
+//   out: every 250 ms, {"decoded": N, "width": W, "height": H, "nacks": N, "retransmitted": N,
+//        "sent": {RID: WIDTH|0, ...}, "publisher": STATE, "subscriber": STATE}
 //   in:  any line (or EOF) ends it.
 //
 // Usage: node chromium_room.js   (PLAYWRIGHT_CORE: where playwright-core is installed;
@@ -111,6 +111,8 @@ async function main() {
           out.decoded = s.framesDecoded || 0;
           out.width = s.frameWidth || 0;
           out.height = s.frameHeight || 0;
+          out.nacks = s.nackCount || 0;
+          out.retransmitted = s.retransmittedPacketsReceived || 0;
         }
       });
       (await window.room.publisher.getStats()).forEach((s) => {

@@ -25,6 +25,8 @@ use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
 
 pub(crate) const VIDEO: TrackId = TrackId(1);
 pub(crate) const OUT_SSRC: u32 = 0x00DD_BA11;
+/// The SFU's RTX stream toward a subscriber that negotiated RTX.
+pub(crate) const OUT_RTX_SSRC: u32 = 0x00DD_BA12;
 
 const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
@@ -163,6 +165,14 @@ pub(crate) struct Sfu {
     pub(crate) legs: Vec<Leg>,
     pub(crate) router: Router<SrtpSession>,
     pub(crate) dropped: Vec<String>,
+    /// Loss toward subscribers: every this-many-th media packet on [`OUT_SSRC`] is not sent
+    /// (the link loses it), so the subscriber must NACK it and the router resend it.
+    pub(crate) lose_every: Option<u64>,
+    /// Media packets toward subscribers so far, and how many of them were lost.
+    pub(crate) media_sent: u64,
+    pub(crate) media_lost: u64,
+    published: bool,
+    subscribed: bool,
 }
 
 impl Sfu {
@@ -204,8 +214,32 @@ impl Sfu {
             legs,
             router: Router::new(RouterConfig::default()),
             dropped: Vec::new(),
+            lose_every: None,
+            media_sent: 0,
+            media_lost: 0,
+            published: false,
+            subscribed: false,
         };
         (sfu, answers)
+    }
+
+    /// Wires the room as soon as each side's handshake is done: leg 0 publishes the track its
+    /// offer describes, leg 1 subscribes to it (with RTX when it offered RTX).
+    pub(crate) fn wire(&mut self, publisher: &Offer, subscriber: &Offer) {
+        let (p, s) = (self.legs[0].id, self.legs[1].id);
+        if !self.published && self.legs[0].connected {
+            self.router.publish(p, VIDEO, publisher.track()).unwrap();
+            self.published = true;
+        }
+        if self.published && !self.subscribed && self.legs[1].connected {
+            self.router
+                .subscribe(Instant::now(), s, VIDEO, OUT_SSRC)
+                .unwrap();
+            if let Some(pt) = subscriber.rtx {
+                self.router.set_rtx(s, VIDEO, OUT_RTX_SSRC, pt).unwrap();
+            }
+            self.subscribed = true;
+        }
     }
 
     /// Reads at most one datagram (waiting up to 2 ms), fires due timers, sends what is queued.
@@ -236,7 +270,14 @@ impl Sfu {
         }
         while let Some(t) = self.router.poll_transmit() {
             let to = self.legs.iter().find(|l| l.id == t.to).and_then(|l| l.addr);
-            if let Some(addr) = to {
+            let media = !t.rtcp && t.data.get(8..12) == Some(&OUT_SSRC.to_be_bytes()[..]);
+            let mut lost = false;
+            if media {
+                self.media_sent += 1;
+                lost = self.lose_every.is_some_and(|n| self.media_sent % n == 0);
+                self.media_lost += u64::from(lost);
+            }
+            if let Some(addr) = to.filter(|_| !lost) {
                 self.socket.send_to(&t.data, addr).unwrap();
             }
             self.router.recycle(t.data);
@@ -309,7 +350,14 @@ fn answer(offer: &Offer, leg: &Leg, port: u16, fingerprint: &Fingerprint) -> Str
         }
     } else {
         media.push_str("a=sendonly\r\na=msid:quietroom video\r\n");
+        // The media SSRC first: Chromium takes the first `a=ssrc` for the primary stream.
+        if offer.rtx.is_some() {
+            media.push_str(&format!("a=ssrc-group:FID {OUT_SSRC} {OUT_RTX_SSRC}\r\n"));
+        }
         media.push_str(&format!("a=ssrc:{OUT_SSRC} cname:quietroom\r\n"));
+        if offer.rtx.is_some() {
+            media.push_str(&format!("a=ssrc:{OUT_RTX_SSRC} cname:quietroom\r\n"));
+        }
     }
     media.push_str("a=rtcp-mux\r\n");
     media.push_str(&format!(
@@ -318,9 +366,11 @@ fn answer(offer: &Offer, leg: &Leg, port: u16, fingerprint: &Fingerprint) -> Str
     if leg.publisher && !offer.rids.is_empty() && offer.extension(TWCC_URI).is_some() {
         media.push_str(&format!("a=rtcp-fb:{pt} transport-cc\r\n"));
     }
+    // RTX: from a simulcast publisher (repaired-RID names the layer), and toward every
+    // subscriber that offers it.
     if let Some(rtx) = offer
         .rtx
-        .filter(|_| leg.publisher && !offer.rids.is_empty())
+        .filter(|_| !leg.publisher || !offer.rids.is_empty())
     {
         payload_types.push_str(&format!(" {rtx}"));
         media.push_str(&format!(

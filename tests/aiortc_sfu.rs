@@ -17,14 +17,12 @@
 
 mod webrtc;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use webrtc::{Offer, Sfu};
+use webrtc::{PeerProcess, Sfu};
 
 const FRAMES: u32 = 60;
 
@@ -36,49 +34,29 @@ fn aiortc_video_goes_through_the_router() {
     let Some(python) = webrtc::peer("aiortc", python, &["-c", "import aiortc"]) else {
         return;
     };
-    let mut child = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .arg(webrtc::root().join("tests/peers/aiortc_room.py"))
-        .arg(FRAMES.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let offers: Value = serde_json::from_str(
-        &lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("offers from aiortc"),
-    )
-    .unwrap();
-    let offer = |name: &str| Offer::parse(offers[name].as_str().expect("an SDP offer"));
-    let (publisher, subscriber) = (offer("publisher"), offer("subscriber"));
+        .arg(FRAMES.to_string());
+    let mut peer = PeerProcess::spawn(command);
+    let (publisher, subscriber) = peer.offers(Duration::from_secs(30));
     let (mut sfu, answers) = Sfu::answering(&[(&publisher, true), (&subscriber, false)]);
     // The link to the subscriber loses every 25th video packet: aiortc NACKs it and the
     // router resends it over RTX.
     sfu.lose_every = Some(25);
-    let answers = json!({"publisher": answers[0], "subscriber": answers[1]});
-    writeln!(stdin, "{answers}").unwrap();
+    peer.answer(&answers[0], &answers[1]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let result = loop {
         assert!(Instant::now() < deadline, "no result from aiortc in 60 s");
-        if let Ok(line) = lines.try_recv() {
+        if let Ok(line) = peer.lines.try_recv() {
             break line;
         }
         sfu.step();
         // Wire the room as soon as each side's handshake is done.
         sfu.wire(&publisher, &subscriber);
     };
-    let _ = child.wait();
+    let _ = peer.child.wait();
     let stats = sfu.router.stats();
     eprintln!("aiortc: {result}");
     eprintln!(

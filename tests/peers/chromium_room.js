@@ -55,7 +55,7 @@ async function main() {
     }, 33);
     const track = canvas.captureStream(30).getVideoTracks()[0];
     const publisher = new RTCPeerConnection();
-    publisher.addTransceiver(track, {
+    const transceiver = publisher.addTransceiver(track, {
       direction: 'sendonly',
       sendEncodings: [
         { rid: 'q', scaleResolutionDownBy: 4 },
@@ -76,6 +76,12 @@ async function main() {
           if (pc.iceGatheringState === 'complete') resolve();
         });
       });
+    // On a busy machine Chromium's CPU adaptation would scale the input down, which leaves
+    // no room for the upper simulcast layers; keep the resolution and drop frames instead.
+    const parameters = transceiver.sender.getParameters();
+    parameters.degradationPreference = 'maintain-resolution';
+    await transceiver.sender.setParameters(parameters).catch(() => {});
+    track.contentHint = 'detail';
     await publisher.setLocalDescription();
     await subscriber.setLocalDescription();
     await Promise.all([gathered(publisher), gathered(subscriber)]);

@@ -8,9 +8,11 @@
 //! - Media: `quietroom-router`, fed what arrives on the socket (RFC 7983 demultiplexing).
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use quietroom::router::codec::Codec;
@@ -242,19 +244,29 @@ impl Sfu {
         }
     }
 
-    /// Reads at most one datagram (waiting up to 2 ms), fires due timers, sends what is queued.
+    /// Reads every datagram waiting (then waits up to 2 ms for one more), fires due timers,
+    /// sends what is queued. Reading all that is queued keeps the arrival times the router
+    /// reports in transport-wide CC feedback close to the real ones on a busy machine, where
+    /// the sender's congestion control would otherwise see queuing that is only this loop's.
     pub(crate) fn step(&mut self) {
         let mut buf = [0u8; 2048];
-        let now = Instant::now();
-        match self.socket.recv_from(&mut buf) {
-            Ok((n, from)) => self.input(now, from, &mut buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("{e}"),
+        let mut now = Instant::now();
+        loop {
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => self.input(now, from, &mut buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+            now = Instant::now();
         }
+        let now = Instant::now();
         for leg in &mut self.legs {
             if leg.dtls.poll_timeout().is_some_and(|at| at <= now) {
                 let _ = leg.dtls.handle_timeout(now);
@@ -449,4 +461,54 @@ pub(crate) fn peer(what: &str, program: PathBuf, check: &[&str]) -> Option<PathB
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A peer program speaking the tests' line protocol: JSON offers out, JSON answers in, then
+/// JSON reports out.
+pub(crate) struct PeerProcess {
+    pub(crate) child: Child,
+    pub(crate) stdin: ChildStdin,
+    /// Its stdout, line by line, read on a thread so the SFU loop never blocks on it.
+    pub(crate) lines: Receiver<String>,
+}
+
+impl PeerProcess {
+    pub(crate) fn spawn(mut command: Command) -> PeerProcess {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        PeerProcess {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Its publisher's and subscriber's offers.
+    pub(crate) fn offers(&self, within: Duration) -> (Offer, Offer) {
+        let line = self
+            .lines
+            .recv_timeout(within)
+            .expect("offers from the peer");
+        let offers: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let offer = |name: &str| Offer::parse(offers[name].as_str().expect("an SDP offer"));
+        (offer("publisher"), offer("subscriber"))
+    }
+
+    pub(crate) fn answer(&mut self, publisher: &str, subscriber: &str) {
+        let answers = serde_json::json!({"publisher": publisher, "subscriber": subscriber});
+        writeln!(self.stdin, "{answers}").unwrap();
+    }
 }

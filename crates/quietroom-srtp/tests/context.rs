@@ -262,7 +262,10 @@ proptest! {
                 let at = at % forged.len();
                 forged[at] ^= x;
             }
-            prop_assert!(unprotect(&mut rx, &forged).is_err());
+            // Two flips of the same byte with the same value cancel out: that is no forgery.
+            if forged != good {
+                prop_assert!(unprotect(&mut rx, &forged).is_err());
+            }
             prop_assert_eq!(unprotect(&mut rx, &good).unwrap(), rtp(i as u16, 5, g));
         }
     }

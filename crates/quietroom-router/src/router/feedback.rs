@@ -295,15 +295,8 @@ impl<C: MediaCrypto> Router<C> {
         self.send_receiver_reports(now);
         self.send_sender_reports(now);
         // Layers a publisher stopped sending are noticed here, once per report interval.
-        let video: Vec<super::TrackId> = self
-            .tracks
-            .iter()
-            .filter(|(_, t)| t.config.kind == super::Kind::Video)
-            .map(|(id, _)| *id)
-            .collect();
-        for track in video {
-            self.reselect_track(now, track);
-        }
+        let tracks: Vec<super::TrackId> = self.tracks.keys().copied().collect();
+        self.reselect(now, &tracks);
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.

@@ -199,7 +199,7 @@ impl<C: MediaCrypto> Router<C> {
         }
         if resumed {
             // A layer (re)started: subscribers may move up to it.
-            self.reselect_track(now, track_id);
+            self.reselect(now, &[track_id]);
         }
         Ok(())
     }

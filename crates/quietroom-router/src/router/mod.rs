@@ -586,34 +586,37 @@ impl<C: MediaCrypto> Router<C> {
         self.select_layers(now, participant);
     }
 
-    /// Re-selects layers for the subscribers of `track` that a layer starting or stopping
+    /// Re-selects layers for the subscribers of `tracks` that a layer starting or stopping
     /// concerns: those with a bandwidth estimate (they may move up to a layer that started),
     /// and those whose target layer stopped. Without an estimate a subscriber otherwise stays
-    /// where it started, on the lowest layer.
-    pub(super) fn reselect_track(&mut self, now: Instant, track: TrackId) {
-        let Some(t) = self.tracks.get(&track) else {
-            return;
-        };
-        if t.config.kind != Kind::Video {
-            return;
+    /// where it started, on the lowest layer. Each participant is re-selected once, however
+    /// many of the tracks it subscribes to (selection covers all its subscriptions).
+    pub(super) fn reselect(&mut self, now: Instant, tracks: &[TrackId]) {
+        let mut concerned: Vec<ParticipantId> = Vec::new();
+        for t in tracks.iter().filter_map(|id| self.tracks.get(id)) {
+            if t.config.kind != Kind::Video {
+                continue;
+            }
+            concerned.extend(
+                t.subscribers
+                    .iter()
+                    .filter(|s| {
+                        let estimated = self
+                            .participants
+                            .get(&s.id)
+                            .is_some_and(|p| p.estimate_bps.is_some());
+                        let stopped = s
+                            .sub
+                            .target
+                            .and_then(|i| t.layers.get(i))
+                            .is_some_and(|l| !l.active(now));
+                        estimated || stopped
+                    })
+                    .map(|s| s.id),
+            );
         }
-        let concerned: Vec<ParticipantId> = t
-            .subscribers
-            .iter()
-            .filter(|s| {
-                let estimated = self
-                    .participants
-                    .get(&s.id)
-                    .is_some_and(|p| p.estimate_bps.is_some());
-                let stopped = s
-                    .sub
-                    .target
-                    .and_then(|i| t.layers.get(i))
-                    .is_some_and(|l| !l.active(now));
-                estimated || stopped
-            })
-            .map(|s| s.id)
-            .collect();
+        concerned.sort_unstable();
+        concerned.dedup();
         for id in concerned {
             self.select_layers(now, id);
         }

@@ -49,8 +49,13 @@ fn rtp(seq: u16) -> Vec<u8> {
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
     p.extend_from_slice(&0x100u32.to_be_bytes());
-    // VP8: keyframe on the first packet so subscribers start receiving.
-    p.extend_from_slice(&[0x10, if seq == 0 { 0x00 } else { 0x01 }]);
+    // VP8, with the payload descriptor libwebrtc sends (X; I with a 15-bit picture ID; L with
+    // TL0PICIDX; T), which the router rewrites per subscriber; a keyframe on the first packet
+    // so subscribers start receiving.
+    let picture_id = 0x8000 | (seq & 0x7FFF);
+    p.extend_from_slice(&[0x90, 0xE0]);
+    p.extend_from_slice(&picture_id.to_be_bytes());
+    p.extend_from_slice(&[seq as u8, 0x20, if seq == 0 { 0x00 } else { 0x01 }]);
     p.resize(12 + PAYLOAD, 0x5A);
     p
 }

@@ -6,7 +6,9 @@
 //! Chromium's congestion control with transport-wide CC feedback, and the test moves the
 //! subscriber up to the best layer Chromium sends, then down to the lowest, checking the
 //! decoded resolution each time. The link to the subscriber loses every 40th video packet,
-//! which Chromium NACKs and the router resends over RTX.
+//! which Chromium NACKs and the router resends over RTX. What the router sent is read back
+//! before encryption (`webrtc/observed.rs`): the subscriber's VP8 picture IDs and TL0PICIDX
+//! run on without a jump across the layer switches.
 //!
 //! Needs Debian's `chromium`, Node and `playwright-core` in `.peers/node` (`scripts/peers.sh`).
 //! Skipped with a note when missing, unless `QUIETROOM_REQUIRE_PEERS=1`.
@@ -179,4 +181,13 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     );
     assert!(switches.len() >= 3, "{switches:?}");
     assert!(stats.forwarded > 0);
+    // Each of Chromium's layers numbers its pictures on its own; the subscriber's numbering
+    // is continuous across the switches, and resends repeat their original's numbers.
+    let numbering = webrtc::check_picture_numbering(&sfu.sent);
+    eprintln!("picture numbering checked: {numbering:?}");
+    assert!(
+        numbering.pictures > 60 && numbering.with_tl0_pic_idx > 60,
+        "{numbering:?}"
+    );
+    assert!(numbering.resends > 0, "{numbering:?}");
 }

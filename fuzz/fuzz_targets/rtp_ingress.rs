@@ -1,14 +1,15 @@
 //! RTP ingress on arbitrary bytes: what the router does with every packet a publisher sends.
 //!
 //! Parsing must never panic; neither may extension iteration, any typed extension getter or
-//! keyframe detection for any codec on a packet that parsed. Rewriting sequence number,
-//! timestamp and SSRC into a copy re-parses to the rewritten fields with the payload and
-//! extensions unchanged, and the RTX packet built from it parses, carrying the original
-//! sequence number before the original payload.
+//! keyframe detection for any codec on a packet that parsed. Rewriting a VP8/VP9 picture ID
+//! and TL0PICIDX changes those fields only and re-parses to the values written. Rewriting
+//! sequence number, timestamp and SSRC into a copy re-parses to the rewritten fields with the
+//! payload and extensions unchanged, and the RTX packet built from it parses, carrying the
+//! original sequence number before the original payload.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quietroom_router::codec::{Codec, is_keyframe};
+use quietroom_router::codec::{Codec, is_keyframe, picture_fields};
 use quietroom_router::rtp::{self, RtpHeader};
 
 const CODECS: [Codec; 6] = [
@@ -39,6 +40,22 @@ fuzz_target!(|data: &[u8]| {
     }
     for codec in CODECS {
         let _ = is_keyframe(codec, payload);
+        // Picture ID and TL0PICIDX rewriting changes those fields and nothing else.
+        if let Some(fields) = picture_fields(codec, payload) {
+            let mut copy = payload.to_vec();
+            let (id, tl0) = (
+                fields.picture_id().map_or(0, |id| !id),
+                fields.tl0_pic_idx().map_or(0, |idx| !idx),
+            );
+            fields.write(&mut copy, id, tl0);
+            let again = picture_fields(codec, &copy).expect("a rewritten descriptor parses");
+            let mask = if fields.wide_picture_id() { 0x7FFF } else { 0x7F };
+            assert_eq!(again.picture_id(), fields.picture_id().map(|_| id & mask));
+            assert_eq!(again.tl0_pic_idx(), fields.tl0_pic_idx().map(|_| tl0));
+            assert_eq!(is_keyframe(codec, &copy), is_keyframe(codec, payload));
+            let changed = copy.iter().zip(payload).filter(|(a, b)| a != b).count();
+            assert!(changed <= 3, "only the picture fields change");
+        }
     }
 
     // Per-subscriber rewrite into a copy.

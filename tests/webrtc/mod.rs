@@ -5,8 +5,11 @@
 //!   USERNAME and MESSAGE-INTEGRITY checked with the short-term credentials of the answer
 //!   (RFC 8445 §7.3).
 //! - DTLS-SRTP: `quietroom-srtp`'s engine, passive, the peer's fingerprint pinned.
-//! - Media: `quietroom-router`, fed what arrives on the socket (RFC 7983 demultiplexing).
+//! - Media: `quietroom-router`, fed what arrives on the socket (RFC 7983 demultiplexing),
+//!   each session wrapped in [`Observed`] so the test can read what the router sent.
 #![allow(dead_code)]
+
+mod observed;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -19,11 +22,12 @@ use quietroom::router::codec::Codec;
 use quietroom::router::{
     ExtensionIds, Kind, LayerConfig, ParticipantId, Router, RouterConfig, TrackConfig, TrackId,
 };
-use quietroom::srtp::SrtpSession;
 use quietroom::srtp::dtls::{
     DtlsCertificate, DtlsConfig, DtlsEngine, DtlsEvent, Fingerprint, RtcDtlsEngine, is_dtls,
 };
 use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
+
+pub(crate) use observed::{Observed, SentLog, check_picture_numbering};
 
 pub(crate) const VIDEO: TrackId = TrackId(1);
 pub(crate) const OUT_SSRC: u32 = 0x00DD_BA11;
@@ -165,7 +169,9 @@ pub(crate) struct Sfu {
     pub(crate) socket: UdpSocket,
     pub(crate) certificate: DtlsCertificate,
     pub(crate) legs: Vec<Leg>,
-    pub(crate) router: Router<SrtpSession>,
+    pub(crate) router: Router<Observed>,
+    /// What the router sent the subscriber, from the plaintext it protected.
+    pub(crate) sent: SentLog,
     pub(crate) dropped: Vec<String>,
     /// Loss toward subscribers: every this-many-th media packet on [`OUT_SSRC`] is not sent
     /// (the link loses it), so the subscriber must NACK it and the router resend it.
@@ -215,6 +221,7 @@ impl Sfu {
             certificate,
             legs,
             router: Router::new(RouterConfig::default()),
+            sent: SentLog::default(),
             dropped: Vec::new(),
             lose_every: None,
             media_sent: 0,
@@ -318,7 +325,9 @@ impl Sfu {
                 }
                 while let Some(event) = leg.dtls.poll_event() {
                     if let DtlsEvent::Connected { session, .. } = event {
-                        self.router.add_participant(leg.id, *session).unwrap();
+                        self.router
+                            .add_participant(leg.id, Observed::new(*session, self.sent.clone()))
+                            .unwrap();
                         leg.connected = true;
                     }
                 }

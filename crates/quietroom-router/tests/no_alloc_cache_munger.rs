@@ -1,11 +1,12 @@
-//! The per-packet paths of the packet cache and the munger allocate nothing: every buffer is
-//! allocated by `PacketCache::new` and `Munger::new`. Counted with dhat's testing allocator.
+//! The per-packet paths of the packet cache, the munger and the picture-ID munger allocate
+//! nothing: every buffer is allocated by `PacketCache::new` and `Munger::new`. Counted with dhat's testing allocator.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::{Duration, Instant};
 
 use quietroom_router::cache::PacketCache;
-use quietroom_router::munger::Munger;
+use quietroom_router::codec::{Codec, picture_fields};
+use quietroom_router::munger::{Munger, PictureMunger};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -15,6 +16,7 @@ fn cache_and_munger_allocate_nothing_after_construction() {
     let t0 = Instant::now();
     let mut cache = PacketCache::new(512, 1500, Duration::from_secs(2));
     let mut mungers: Vec<Munger> = (0..3).map(|i| Munger::new(100 + i)).collect();
+    let mut pictures: Vec<PictureMunger> = (0..3).map(|_| PictureMunger::new()).collect();
     let packet = [0xABu8; 1200];
     let too_long = [0u8; 1600];
     let rtt = Duration::from_millis(30);
@@ -44,8 +46,15 @@ fn cache_and_munger_allocate_nothing_after_construction() {
                 };
                 let layer_seq = s.wrapping_add(ssrc as u16 * 1000);
                 let ts = i / 3 * 3000 + ssrc;
-                if m.map(ssrc, layer_seq, ts, now, 90_000).is_ok() {
+                if let Ok(rewrite) = m.map(ssrc, layer_seq, ts, now, 90_000) {
                     forwarded += 1;
+                    let [hi, lo] = (0x8000 | (i as u16 / 3)).to_be_bytes();
+                    let descriptor = [0x90, 0xE0, hi, lo, i as u8, 0x20, 0x50];
+                    let fields = picture_fields(Codec::Vp8, &descriptor).unwrap();
+                    let out = pictures[k].map(ssrc, rewrite.sequence, &fields);
+                    let _ = pictures[k].for_resend(ssrc, rewrite.sequence.wrapping_sub(5), &fields);
+                    let mut copy = descriptor;
+                    fields.write(&mut copy, out.picture_id, out.tl0_pic_idx);
                     if i % 11 == 0 {
                         m.skip(ssrc, layer_seq);
                     }

@@ -17,8 +17,11 @@
 
 mod av1;
 mod h264;
+mod picture;
 mod vp8;
 mod vp9;
+
+pub use picture::PictureFields;
 
 /// The media codecs the router distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +73,17 @@ pub fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
         Codec::H264 => h264::is_keyframe(payload),
         Codec::Av1 => av1::is_keyframe(payload),
         Codec::Opus | Codec::Other => false,
+    }
+}
+
+/// The picture ID and TL0PICIDX fields of a VP8 or VP9 payload descriptor, when it has
+/// either; `None` for other codecs, for descriptors without them, and for payloads too short
+/// to hold the descriptor they announce.
+pub fn picture_fields(codec: Codec, payload: &[u8]) -> Option<PictureFields> {
+    match codec {
+        Codec::Vp8 => vp8::picture_fields(payload),
+        Codec::Vp9 => vp9::picture_fields(payload),
+        Codec::H264 | Codec::Av1 | Codec::Opus | Codec::Other => None,
     }
 }
 
@@ -129,6 +143,15 @@ mod tests {
         fn never_panics(payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
             for codec in ALL {
                 let _ = is_keyframe(codec, &payload);
+                if let Some(fields) = picture_fields(codec, &payload) {
+                    let mut copy = payload.clone();
+                    fields.write(&mut copy, 0x7FFF, 0xFF);
+                    proptest::prop_assert_eq!(copy.len(), payload.len());
+                    let again = picture_fields(codec, &copy).unwrap();
+                    proptest::prop_assert_eq!(again.tl0_pic_idx(), fields.tl0_pic_idx().map(|_| 0xFF));
+                    let max = if fields.wide_picture_id() { 0x7FFF } else { 0x7F };
+                    proptest::prop_assert_eq!(again.picture_id(), fields.picture_id().map(|_| max));
+                }
                 for end in 0..payload.len() {
                     let _ = is_keyframe(codec, payload.get(..end).unwrap_or_default());
                 }

@@ -2,6 +2,8 @@
 
 use quietroom_wire::Reader;
 
+use super::picture::PictureFields;
+
 /// Whether `payload` starts a VP8 keyframe: the descriptor's S bit is set with partition
 /// index 0 (start of partition 0, i.e. of the frame) and the VP8 payload header's P bit (bit
 /// 0 of its first byte, the inverse key frame flag) is 0.
@@ -10,36 +12,47 @@ pub(super) fn is_keyframe(payload: &[u8]) -> bool {
 }
 
 fn keyframe(payload: &[u8]) -> Option<bool> {
-    // |X|R|N|S|R| PID |
-    let mut r = Reader::new(payload, "VP8 payload descriptor");
-    let b0 = r.u8().ok()?;
+    let (b0, _, len) = descriptor(payload)?;
     let start = b0 & 0x10 != 0;
     let partition = b0 & 0x07;
     if !start || partition != 0 {
         return Some(false);
     }
+    // VP8 payload header: |Size0|H| VER |P|.
+    let header = *payload.get(len)?;
+    Some(header & 0x01 == 0)
+}
+
+/// The picture ID and TL0PICIDX fields of the payload descriptor, if it has either.
+pub(super) fn picture_fields(payload: &[u8]) -> Option<PictureFields> {
+    let (_, fields, _) = descriptor(payload)?;
+    fields
+}
+
+/// Reads the payload descriptor: its first byte, its picture fields (`None` when it has
+/// neither) and its length.
+fn descriptor(payload: &[u8]) -> Option<(u8, Option<PictureFields>, usize)> {
+    // |X|R|N|S|R| PID |
+    let mut r = Reader::new(payload, "VP8 payload descriptor");
+    let b0 = r.u8().ok()?;
+    let mut fields = PictureFields::default();
     if b0 & 0x80 != 0 {
         // X: |I|L|T|K| RSV |
         let x = r.u8().ok()?;
         if x & 0x80 != 0 {
             // I: |M| PictureID |, with M a second byte of a 15-bit picture ID.
-            let picture_id = r.u8().ok()?;
-            if picture_id & 0x80 != 0 {
-                r.u8().ok()?;
-            }
+            fields.read_picture_id(&mut r)?;
         }
         if x & 0x40 != 0 {
             // L: TL0PICIDX.
-            r.u8().ok()?;
+            fields.read_tl0_pic_idx(&mut r)?;
         }
         if x & 0x30 != 0 {
             // T or K: |TID|Y| KEYIDX |.
             r.u8().ok()?;
         }
     }
-    // VP8 payload header: |Size0|H| VER |P|.
-    let header = r.u8().ok()?;
-    Some(header & 0x01 == 0)
+    Some((b0, fields.any(), r.pos()))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 use quietroom_wire::Reader;
 
+use super::picture::PictureFields;
+
 /// Whether `payload` starts a VP9 keyframe: B (start of a frame) set, P (inter-picture
 /// predicted) clear and, when layer indices are present, spatial layer 0.
 pub(super) fn is_keyframe(payload: &[u8]) -> bool {
@@ -9,34 +11,56 @@ pub(super) fn is_keyframe(payload: &[u8]) -> bool {
 }
 
 fn keyframe(payload: &[u8]) -> Option<bool> {
-    // |I|P|L|F|B|E|V|Z|
-    let mut r = Reader::new(payload, "VP9 payload descriptor");
-    let b0 = r.u8().ok()?;
-    let picture_id = b0 & 0x80 != 0;
-    let predicted = b0 & 0x40 != 0;
-    let layers = b0 & 0x20 != 0;
-    let begin = b0 & 0x08 != 0;
-    if predicted || !begin {
+    let d = descriptor(payload)?;
+    let predicted = d.first & 0x40 != 0;
+    let begin = d.first & 0x08 != 0;
+    if predicted || !begin || d.spatial_id != 0 {
         return Some(false);
     }
-    if picture_id {
-        // |M| PICTURE ID |, with M a second byte of a 15-bit picture ID.
-        if r.u8().ok()? & 0x80 != 0 {
-            r.u8().ok()?;
-        }
-    }
-    if layers {
-        // | TID |U| SID |D|, then TL0PICIDX in non-flexible mode (F clear).
-        let indices = r.u8().ok()?;
-        if (indices >> 1) & 0x07 != 0 {
-            return Some(false);
-        }
-        if b0 & 0x10 == 0 {
-            r.u8().ok()?;
-        }
-    }
     // The descriptor must be followed by something for this to be a packet of a frame.
-    Some(!r.is_empty())
+    Some(payload.len() > d.len)
+}
+
+/// The picture ID and TL0PICIDX fields of the payload descriptor, if it has either.
+pub(super) fn picture_fields(payload: &[u8]) -> Option<PictureFields> {
+    descriptor(payload)?.fields
+}
+
+/// The start of a VP9 payload descriptor, up to the layer indices.
+struct Descriptor {
+    /// |I|P|L|F|B|E|V|Z|
+    first: u8,
+    /// SID of the layer indices (0 without them).
+    spatial_id: u8,
+    /// The picture ID and TL0PICIDX, when it has either.
+    fields: Option<PictureFields>,
+    /// Bytes read: up to and including the layer indices (and TL0PICIDX).
+    len: usize,
+}
+
+fn descriptor(payload: &[u8]) -> Option<Descriptor> {
+    // |I|P|L|F|B|E|V|Z|
+    let mut r = Reader::new(payload, "VP9 payload descriptor");
+    let first = r.u8().ok()?;
+    let mut fields = PictureFields::default();
+    if first & 0x80 != 0 {
+        // |M| PICTURE ID |, with M a second byte of a 15-bit picture ID.
+        fields.read_picture_id(&mut r)?;
+    }
+    let mut spatial_id = 0;
+    if first & 0x20 != 0 {
+        // | TID |U| SID |D|, then TL0PICIDX in non-flexible mode (F clear).
+        spatial_id = (r.u8().ok()? >> 1) & 0x07;
+        if first & 0x10 == 0 {
+            fields.read_tl0_pic_idx(&mut r)?;
+        }
+    }
+    Some(Descriptor {
+        first,
+        spatial_id,
+        fields: fields.any(),
+        len: r.pos(),
+    })
 }
 
 #[cfg(test)]

@@ -41,8 +41,11 @@
 //! constant except after an input gap, where the numbers of the missing packets (at most the
 //! history) are reserved, and for late packets, which look up the offset changes.
 
+mod picture;
 #[cfg(test)]
 mod tests;
+
+pub use picture::{PictureMunger, PictureRewrite};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

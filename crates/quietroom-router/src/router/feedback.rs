@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use quietroom_srtp::MediaCrypto;
 
 use super::{ParticipantId, ROUTER_SSRC, Router, RouterError, RouterEvent, SENT_HISTORY, Transmit};
+use crate::codec::{Codec, PictureFields, picture_fields};
+use crate::munger::PictureRewrite;
 use crate::nack::NackGenerator;
 use crate::rtcp::{self, Feedback};
 
@@ -174,8 +176,10 @@ impl<C: MediaCrypto> Router<C> {
         let super::Track {
             layers,
             subscribers,
+            config: track_config,
             ..
         } = track;
+        let codec = track_config.codec;
         let Some(sub) = subscribers
             .iter_mut()
             .find(|s| s.id == subscriber)
@@ -197,6 +201,19 @@ impl<C: MediaCrypto> Router<C> {
             else {
                 continue;
             };
+            // The picture numbers the original went out with; a packet whose numbers are no
+            // longer known is not resent rather than resent with wrong ones.
+            let picture = match cache
+                .get(in_seq, now)
+                .map(|original| original_picture(codec, original))
+            {
+                None => continue,
+                Some(None) => None,
+                Some(Some(fields)) => match sub.picture.for_resend(sent.ssrc, seq, &fields) {
+                    Some(rewrite) => Some((fields, rewrite)),
+                    None => continue,
+                },
+            };
             if !cache.allow_resend(in_seq, now, rtt, config.max_resends) {
                 continue;
             }
@@ -204,15 +221,13 @@ impl<C: MediaCrypto> Router<C> {
                 continue;
             };
             let mut buf = pool.pop().unwrap_or_default();
-            match resend(
-                original,
-                seq,
-                sent.timestamp_offset,
-                out_ssrc,
-                &mut sub.rtx,
-                &mut buf,
-                &mut p.crypto,
-            ) {
+            let first = Forwarded {
+                sequence: seq,
+                timestamp_offset: sent.timestamp_offset,
+                ssrc: out_ssrc,
+                picture,
+            };
+            match resend(original, &first, &mut sub.rtx, &mut buf, &mut p.crypto) {
                 Ok(()) => {
                     stats.retransmitted += 1;
                     transmits.push_back(Transmit {
@@ -502,21 +517,28 @@ impl<C: MediaCrypto> Router<C> {
     }
 }
 
+/// What a packet was first forwarded to a subscriber with, which its retransmission repeats.
+struct Forwarded {
+    sequence: u16,
+    /// Output timestamp = the original's + this (wrapping).
+    timestamp_offset: u32,
+    ssrc: u32,
+    /// Where its picture ID and TL0PICIDX are (VP8, VP9), and what they were.
+    picture: Option<(PictureFields, PictureRewrite)>,
+}
+
 /// Builds the retransmission of `original` (plaintext, as received from the publisher) into
-/// `buf`, protected for the subscriber: the original sequence number, timestamp (the
-/// original's plus `ts_offset`) and SSRC it was forwarded with, wrapped in RTX when
-/// negotiated.
+/// `buf`, protected for the subscriber: what it was `first` forwarded with, wrapped in RTX
+/// when negotiated.
 fn resend<C: MediaCrypto>(
     original: &[u8],
-    seq: u16,
-    ts_offset: u32,
-    out_ssrc: u32,
+    first: &Forwarded,
     rtx: &mut Option<(u32, u8, u16)>,
     buf: &mut Vec<u8>,
     crypto: &mut C,
 ) -> Result<(), RouterError> {
     let header = rtp::RtpHeader::parse(original)?;
-    let out_ts = header.timestamp.wrapping_add(ts_offset);
+    let out_ts = header.timestamp.wrapping_add(first.timestamp_offset);
     let len = match rtx {
         Some((rtx_ssrc, rtx_pt, next)) => {
             // The RTX packet (RFC 4588) is written straight from the cached original: the
@@ -534,20 +556,31 @@ fn resend<C: MediaCrypto>(
                     need: header.payload_offset + 2,
                     have: n,
                 })?;
-            osn.copy_from_slice(&seq.to_be_bytes());
+            osn.copy_from_slice(&first.sequence.to_be_bytes());
             n
         }
         None => {
             buf.clear();
             buf.extend_from_slice(original);
-            rtp::set_sequence(buf, seq)?;
-            rtp::set_timestamp(buf, out_ts)?;
-            rtp::set_ssrc(buf, out_ssrc)?;
+            rtp::set_stream_position(buf, first.sequence, out_ts, first.ssrc)?;
             original.len()
         }
     };
+    if let Some((fields, rewrite)) = first.picture {
+        // In an RTX packet the payload starts after the original sequence number.
+        let at = header.payload_offset + if rtx.is_some() { 2 } else { 0 };
+        if let Some(payload) = buf.get_mut(at..len) {
+            fields.write(payload, rewrite.picture_id, rewrite.tl0_pic_idx);
+        }
+    }
     buf.resize(len + crypto.rtp_overhead(), 0);
     let n = crypto.protect_rtp(buf, len)?;
     buf.truncate(n);
     Ok(())
+}
+
+/// Where the cached `original` packet's payload descriptor has its picture ID and TL0PICIDX.
+fn original_picture(codec: Codec, original: &[u8]) -> Option<PictureFields> {
+    let header = rtp::RtpHeader::parse(original).ok()?;
+    picture_fields(codec, header.payload(original))
 }

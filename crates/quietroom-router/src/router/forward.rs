@@ -11,8 +11,8 @@ use super::{
     Kind, POOL_LIMIT, ParticipantId, Router, RouterError, RouterEvent, RouterStats, SENT_HISTORY,
     StreamRef, Transmit,
 };
-use crate::codec::is_keyframe;
-use crate::munger::Rewrite;
+use crate::codec::{PictureFields, is_keyframe, picture_fields};
+use crate::munger::{PictureRewrite, Rewrite};
 use crate::nack::Arrival;
 use crate::rtp::{self, RtpHeader};
 
@@ -112,8 +112,10 @@ impl<C: MediaCrypto> Router<C> {
             layer.media_pt = Some(header.payload_type);
         }
         let clock_rate = track.config.clock_rate;
+        let mut picture = None;
         let keyframe = match track.config.kind {
             Kind::Video => {
+                picture = picture_fields(track.config.codec, header.payload(packet));
                 if let Some(cache) = layer.cache.as_mut() {
                     cache.insert(header.sequence, packet, now);
                 }
@@ -153,6 +155,7 @@ impl<C: MediaCrypto> Router<C> {
         let out = Outgoing {
             packet,
             header: &header,
+            picture,
             transport_cc,
             now,
             capacity: config.max_packet + 64,
@@ -178,6 +181,9 @@ impl<C: MediaCrypto> Router<C> {
             else {
                 continue;
             };
+            let picture = picture
+                .map(|fields| sub.picture.map(source, rewrite.sequence, &fields))
+                .unwrap_or_default();
             sub.last_timestamps = Some((header.timestamp, rewrite.timestamp));
             sub.packets_sent = sub.packets_sent.wrapping_add(1);
             sub.octets_sent = sub.octets_sent.wrapping_add(header.payload_len as u32);
@@ -186,6 +192,7 @@ impl<C: MediaCrypto> Router<C> {
                 to: s.id,
                 ssrc: sub.munger.out_ssrc(),
                 rewrite,
+                picture,
             });
             if egress.len() == EGRESS_CHUNK {
                 out.send(participants, transmits, pool, egress, stats);
@@ -372,12 +379,16 @@ pub(super) struct Egress {
     /// The SSRC, sequence number and timestamp it gets.
     ssrc: u32,
     rewrite: Rewrite,
+    /// Its picture ID and TL0PICIDX (VP8, VP9), when the packet has them.
+    picture: PictureRewrite,
 }
 
 /// The decrypted packet being forwarded, and what every copy of it needs.
 struct Outgoing<'a> {
     packet: &'a [u8],
     header: &'a RtpHeader,
+    /// Where the payload descriptor's picture ID and TL0PICIDX are (VP8, VP9).
+    picture: Option<PictureFields>,
     /// The transport-wide sequence number extension to renumber per subscriber.
     transport_cc: Option<u8>,
     now: Instant,
@@ -410,6 +421,11 @@ impl Outgoing<'_> {
             let rewritten =
                 rtp::set_stream_position(&mut buf, e.rewrite.sequence, e.rewrite.timestamp, e.ssrc)
                     .is_ok();
+            if let Some(fields) = self.picture
+                && let Some(payload) = buf.get_mut(self.header.payload_offset..)
+            {
+                fields.write(payload, e.picture.picture_id, e.picture.tl0_pic_idx);
+            }
             if rewritten && let Some(id) = self.transport_cc {
                 // The subscriber's own transport-wide sequence number, for its congestion
                 // feedback.

@@ -29,7 +29,7 @@ use quietroom_srtp::MediaCrypto;
 
 use crate::RouterError;
 use crate::cache::PacketCache;
-use crate::munger::Munger;
+use crate::munger::{Munger, PictureMunger};
 use crate::nack::NackGenerator;
 use crate::rtcp::{BandwidthEstimate, ReceiveStats, SrInfo, TwccRecorder};
 use participants::Participants;
@@ -165,6 +165,8 @@ struct Subscriber {
 
 struct Subscription {
     munger: Munger,
+    /// VP8/VP9 picture ID and TL0PICIDX continuity across layer changes.
+    picture: PictureMunger,
     /// Index into the track's layers of what is forwarded now, and what should be.
     current: Option<usize>,
     target: Option<usize>,
@@ -488,6 +490,7 @@ impl<C: MediaCrypto> Router<C> {
             // What NACKs can be answered for is bounded by the publisher's cache: a longer
             // history would only cost cache misses on the forward path.
             munger: Munger::with_history(out_ssrc, self.config.nack_cache_packets),
+            picture: PictureMunger::new(),
             current: None,
             target: Some(0),
             max_spatial: u8::MAX,

@@ -335,6 +335,31 @@ impl Subscriber {
                 );
             }
         }
+        // Picture IDs and TL0PICIDX are continuous: within a layer they step with its
+        // frames, and across a layer change the new layer's keyframe follows the last
+        // picture of the old one.
+        for w in packets.windows(2) {
+            let ((s0, a), (s1, b)) = (w[0], w[1]);
+            if s1 != s0 + 1 {
+                continue;
+            }
+            let (a, b) = (a.vp8, b.vp8);
+            let step = if a.layer == b.layer {
+                b.frame.wrapping_sub(a.frame)
+            } else {
+                1
+            };
+            assert_eq!(
+                b.picture_id,
+                (u64::from(a.picture_id) + step) as u16 & 0x7FFF,
+                "{who:?}: picture ID from seq {s0} to {s1}: {a:?} then {b:?}"
+            );
+            assert_eq!(
+                b.tl0_pic_idx,
+                (u64::from(a.tl0_pic_idx) + step) as u8,
+                "{who:?}: TL0PICIDX from seq {s0} to {s1}: {a:?} then {b:?}"
+            );
+        }
         // Frames of one layer never go backwards.
         for w in packets.windows(2) {
             let (a, b) = (w[0].1.vp8, w[1].1.vp8);

@@ -118,9 +118,23 @@ pub(crate) fn audio_track() -> TrackConfig {
     }
 }
 
-/// A VP8 packet payload: the payload descriptor (S set on a frame's first packet), then on the
-/// first packet the frame tag (P bit 0 for a keyframe), then the test's own marker — layer,
-/// frame number, packet index and count — then filler up to `len`.
+/// Where each layer's picture IDs start (the publisher numbers each layer's pictures on its
+/// own, as libwebrtc does; layer 0 wraps its 15 bits early in every run).
+const PICTURE_ID_BASE: [u16; 3] = [0x7F00, 1_000, 20_000];
+
+/// A layer's picture ID and TL0PICIDX for a frame (every frame is a base-layer picture).
+fn picture_numbers(layer: u8, frame: u64) -> (u16, u8) {
+    let base = PICTURE_ID_BASE[usize::from(layer)];
+    (
+        (u64::from(base) + frame) as u16 & 0x7FFF,
+        (u64::from(layer) * 85 + frame) as u8,
+    )
+}
+
+/// A VP8 packet payload: the payload descriptor as libwebrtc writes it (X, I with a 15-bit
+/// picture ID, L with TL0PICIDX; S set on a frame's first packet), then on the first packet
+/// the frame tag (P bit 0 for a keyframe), then the test's own marker — layer, frame number,
+/// packet index and count — then filler up to `len`.
 pub(crate) fn vp8_payload(
     layer: u8,
     frame: u64,
@@ -130,8 +144,12 @@ pub(crate) fn vp8_payload(
     len: usize,
 ) -> Vec<u8> {
     let first = index == 0;
+    let (picture_id, tl0) = picture_numbers(layer, frame);
     let mut p = Vec::with_capacity(len);
-    p.push(if first { 0x10 } else { 0x00 });
+    p.push(if first { 0x90 } else { 0x80 });
+    p.push(0xC0);
+    p.extend_from_slice(&(0x8000 | picture_id).to_be_bytes());
+    p.push(tl0);
     p.push(match (first, keyframe) {
         (true, true) => 0x50,
         (true, false) => 0x31,
@@ -146,22 +164,30 @@ pub(crate) fn vp8_payload(
     p
 }
 
-/// What a client reads back from a VP8 payload built by [`vp8_payload`].
+/// What a client reads back from a VP8 payload built by [`vp8_payload`] (after the router's
+/// rewriting: the picture numbers are the subscriber's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Vp8Marker {
     pub(crate) layer: u8,
     pub(crate) frame: u64,
     pub(crate) index: u8,
     pub(crate) keyframe_start: bool,
+    pub(crate) picture_id: u16,
+    pub(crate) tl0_pic_idx: u8,
 }
 
 pub(crate) fn read_vp8(payload: &[u8]) -> Vp8Marker {
-    assert!(payload.len() >= 15, "short VP8 payload");
+    assert!(payload.len() >= 19, "short VP8 payload");
+    assert_eq!(payload[0] & 0xEF, 0x80, "descriptor first byte");
+    assert_eq!(payload[1], 0xC0, "descriptor extension byte");
+    assert!(payload[2] & 0x80 != 0, "15-bit picture ID");
     Vp8Marker {
-        layer: payload[4],
-        frame: u64::from_be_bytes(payload[5..13].try_into().unwrap()),
-        index: payload[13],
-        keyframe_start: payload[0] & 0x10 != 0 && payload[1] & 0x01 == 0,
+        layer: payload[8],
+        frame: u64::from_be_bytes(payload[9..17].try_into().unwrap()),
+        index: payload[17],
+        keyframe_start: payload[0] & 0x10 != 0 && payload[5] & 0x01 == 0,
+        picture_id: u16::from_be_bytes([payload[2] & 0x7F, payload[3]]),
+        tl0_pic_idx: payload[4],
     }
 }
 

@@ -1,0 +1,160 @@
+//! The picture ID and TL0PICIDX of VP8 (RFC 7741 §4.2) and VP9 (RFC 9628 §4.2) payload
+//! descriptors: where they sit in a payload, and rewriting them in place.
+//!
+//! Each simulcast layer numbers its pictures on its own, so a subscriber moved from one
+//! layer to another would see these numbers jump. The router rewrites them per subscriber
+//! ([`PictureMunger`](crate::munger::PictureMunger)) so that they stay continuous, as it does
+//! for sequence numbers and timestamps; a receiver uses them to tell a lost picture from a
+//! reordered one and to find a picture's references.
+
+use quietroom_wire::Reader;
+
+/// Where a payload descriptor carries its picture ID and TL0PICIDX, and what they hold.
+///
+/// ```
+/// use quietroom_router::codec::{Codec, picture_fields};
+///
+/// // VP8: X, I with a 15-bit picture ID (0x1234), L with TL0PICIDX 7, then a frame tag.
+/// let mut payload = [0x90, 0xC0, 0x92, 0x34, 0x07, 0x50];
+/// let fields = picture_fields(Codec::Vp8, &payload).unwrap();
+/// assert_eq!(fields.picture_id(), Some(0x1234));
+/// assert_eq!(fields.tl0_pic_idx(), Some(7));
+/// fields.write(&mut payload, 0x7FFF, 8);
+/// assert_eq!(payload, [0x90, 0xC0, 0xFF, 0xFF, 0x08, 0x50]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PictureFields {
+    /// (offset in the payload, 15 bits wide, value)
+    picture_id: Option<(usize, bool, u16)>,
+    /// (offset in the payload, value)
+    tl0: Option<(usize, u8)>,
+}
+
+impl PictureFields {
+    /// The picture ID (7 or 15 bits), if the descriptor has one.
+    pub fn picture_id(&self) -> Option<u16> {
+        self.picture_id.map(|(_, _, id)| id)
+    }
+
+    /// Whether the picture ID is 15 bits wide (M set) rather than 7.
+    pub fn wide_picture_id(&self) -> bool {
+        self.picture_id.is_some_and(|(_, wide, _)| wide)
+    }
+
+    /// The TL0PICIDX (the running index of base temporal layer pictures), if present.
+    pub fn tl0_pic_idx(&self) -> Option<u8> {
+        self.tl0.map(|(_, idx)| idx)
+    }
+
+    /// Writes `picture_id` (its low 7 or 15 bits, the field's width) and `tl0_pic_idx` into
+    /// the fields of `payload`, the payload these fields were read from (or a copy of it).
+    /// A field the descriptor does not have is left alone, as is a payload too short.
+    pub fn write(&self, payload: &mut [u8], picture_id: u16, tl0_pic_idx: u8) {
+        if let Some((at, wide, _)) = self.picture_id {
+            if wide {
+                if let Some(field) = payload.get_mut(at..at + 2) {
+                    field.copy_from_slice(&(0x8000 | (picture_id & 0x7FFF)).to_be_bytes());
+                }
+            } else if let Some(field) = payload.get_mut(at) {
+                *field = (picture_id & 0x7F) as u8;
+            }
+        }
+        if let Some((at, _)) = self.tl0
+            && let Some(field) = payload.get_mut(at)
+        {
+            *field = tl0_pic_idx;
+        }
+    }
+
+    /// Reads `|M| PictureID |` (and the second byte when M is set) at the reader's position.
+    pub(super) fn read_picture_id(&mut self, r: &mut Reader<'_>) -> Option<()> {
+        let at = r.pos();
+        let first = r.u8().ok()?;
+        self.picture_id = Some(if first & 0x80 != 0 {
+            let second = r.u8().ok()?;
+            (at, true, u16::from_be_bytes([first & 0x7F, second]))
+        } else {
+            (at, false, u16::from(first))
+        });
+        Some(())
+    }
+
+    /// Reads TL0PICIDX at the reader's position.
+    pub(super) fn read_tl0_pic_idx(&mut self, r: &mut Reader<'_>) -> Option<()> {
+        let at = r.pos();
+        self.tl0 = Some((at, r.u8().ok()?));
+        Some(())
+    }
+
+    /// `Some(self)` if either field is present.
+    pub(super) fn any(self) -> Option<Self> {
+        (self.picture_id.is_some() || self.tl0.is_some()).then_some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Codec, picture_fields};
+
+    #[test]
+    fn vp8_descriptor_shapes() {
+        // X, I (15 bits), L, T/K: as libwebrtc sends.
+        let f = picture_fields(Codec::Vp8, &[0x90, 0xF0, 0x81, 0x23, 0x05, 0x40, 0x50]).unwrap();
+        assert_eq!(f.picture_id(), Some(0x0123));
+        assert!(f.wide_picture_id());
+        assert_eq!(f.tl0_pic_idx(), Some(5));
+        // 7-bit picture ID, no TL0PICIDX.
+        let f = picture_fields(Codec::Vp8, &[0x80, 0x80, 0x12, 0x31]).unwrap();
+        assert_eq!((f.picture_id(), f.wide_picture_id()), (Some(0x12), false));
+        assert_eq!(f.tl0_pic_idx(), None);
+        // L without I.
+        let f = picture_fields(Codec::Vp8, &[0x80, 0x60, 0x09, 0x20, 0x31]).unwrap();
+        assert_eq!((f.picture_id(), f.tl0_pic_idx()), (None, Some(9)));
+        // Neither: no X, or X with only T.
+        assert_eq!(picture_fields(Codec::Vp8, &[0x10, 0x50]), None);
+        assert_eq!(picture_fields(Codec::Vp8, &[0x90, 0x20, 0x20, 0x50]), None);
+    }
+
+    #[test]
+    fn vp9_descriptor_shapes() {
+        // I (15 bits), L, non-flexible: TL0PICIDX after the layer indices.
+        let f = picture_fields(Codec::Vp9, &[0xA8, 0x80, 0x01, 0x00, 0x07, 0x82]).unwrap();
+        assert_eq!((f.picture_id(), f.tl0_pic_idx()), (Some(1), Some(7)));
+        // Flexible mode: no TL0PICIDX.
+        let f = picture_fields(Codec::Vp9, &[0xB8, 0x12, 0x00, 0x82]).unwrap();
+        assert_eq!((f.picture_id(), f.tl0_pic_idx()), (Some(0x12), None));
+        assert_eq!(picture_fields(Codec::Vp9, &[0x08, 0x82]), None);
+    }
+
+    #[test]
+    fn other_codecs_and_truncation_have_none() {
+        for codec in [Codec::H264, Codec::Av1, Codec::Opus, Codec::Other] {
+            assert_eq!(picture_fields(codec, &[0x90, 0xC0, 0x92, 0x34, 0x07]), None);
+        }
+        let full = [0x90, 0xC0, 0x92, 0x34, 0x07];
+        for end in 0..full.len() {
+            assert_eq!(picture_fields(Codec::Vp8, &full[..end]), None, "{end}");
+        }
+        assert!(picture_fields(Codec::Vp8, &full).is_some());
+    }
+
+    #[test]
+    fn writes_keep_the_field_width() {
+        let mut p = [0x80, 0x80, 0x12, 0x31];
+        let f = picture_fields(Codec::Vp8, &p).unwrap();
+        f.write(&mut p, 0x1FF, 3);
+        assert_eq!(
+            p,
+            [0x80, 0x80, 0x7F, 0x31],
+            "7 bits, M stays clear, no TL0PICIDX"
+        );
+        let mut p = [0xA8, 0x80, 0x01, 0x00, 0x07, 0x82];
+        let f = picture_fields(Codec::Vp9, &p).unwrap();
+        f.write(&mut p, 0xFFFF, 0xFE);
+        assert_eq!(p, [0xA8, 0xFF, 0xFF, 0x00, 0xFE, 0x82]);
+        // A shorter buffer than the fields' positions: nothing written, no panic.
+        let mut short = [0xA8];
+        f.write(&mut short, 1, 1);
+        assert_eq!(short, [0xA8]);
+    }
+}

@@ -1,0 +1,180 @@
+//! What the router hands a subscriber, read from the plaintext it asks the crypto to protect:
+//! a [`MediaCrypto`] that records each video packet's sequence number, timestamp and VP8
+//! picture numbers, then protects it with the real SRTP session. The seam the router is
+//! written against is what lets the test see its output before encryption.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use quietroom::router::codec::{Codec, picture_fields};
+use quietroom::router::rtp::RtpHeader;
+use quietroom::srtp::{Error, MediaCrypto, SrtpSession};
+
+use super::{OUT_RTX_SSRC, OUT_SSRC};
+
+/// One video packet as the router sent it to the subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SentVideo {
+    /// The sequence number the subscriber saw (for RTX: the original's, from the OSN).
+    pub(crate) sequence: u16,
+    pub(crate) timestamp: u32,
+    pub(crate) picture_id: Option<u16>,
+    pub(crate) tl0_pic_idx: Option<u8>,
+    /// A retransmission over RTX.
+    pub(crate) rtx: bool,
+}
+
+/// The shared log of [`SentVideo`].
+pub(crate) type SentLog = Arc<Mutex<Vec<SentVideo>>>;
+
+/// An SRTP session that logs the video packets it protects on [`OUT_SSRC`] and
+/// [`OUT_RTX_SSRC`].
+pub(crate) struct Observed {
+    session: SrtpSession,
+    log: SentLog,
+}
+
+impl Observed {
+    pub(crate) fn new(session: SrtpSession, log: SentLog) -> Self {
+        Observed { session, log }
+    }
+
+    fn record(&self, packet: &[u8]) {
+        let Ok(header) = RtpHeader::parse(packet) else {
+            return;
+        };
+        let rtx = header.ssrc == OUT_RTX_SSRC;
+        if header.ssrc != OUT_SSRC && !rtx {
+            return;
+        }
+        let mut payload = header.payload(packet);
+        let mut sequence = header.sequence;
+        if rtx {
+            let Some((osn, rest)) = payload.split_first_chunk::<2>() else {
+                return; // RTX padding
+            };
+            sequence = u16::from_be_bytes(*osn);
+            payload = rest;
+        }
+        let fields = picture_fields(Codec::Vp8, payload);
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(SentVideo {
+                sequence,
+                timestamp: header.timestamp,
+                picture_id: fields.and_then(|f| f.picture_id()),
+                tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
+                rtx,
+            });
+    }
+}
+
+impl MediaCrypto for Observed {
+    fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, Error> {
+        self.record(&buf[..len]);
+        self.session.protect_rtp(buf, len)
+    }
+
+    fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.session.unprotect_rtp(buf)
+    }
+
+    fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, Error> {
+        self.session.protect_rtcp(buf, len)
+    }
+
+    fn unprotect_rtcp(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.session.unprotect_rtcp(buf)
+    }
+
+    fn rtp_overhead(&self) -> usize {
+        self.session.rtp_overhead()
+    }
+
+    fn rtcp_overhead(&self) -> usize {
+        self.session.rtcp_overhead()
+    }
+}
+
+/// What [`check_picture_numbering`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Numbering {
+    /// Media packets checked.
+    pub(crate) packets: usize,
+    /// Steps from one picture to the next (by picture ID) between consecutive packets.
+    pub(crate) pictures: usize,
+    /// Pairs of consecutive packets whose TL0PICIDX was compared.
+    pub(crate) with_tl0_pic_idx: usize,
+    /// Retransmissions compared with their original.
+    pub(crate) resends: usize,
+}
+
+/// Checks the VP8 picture numbering a subscriber was sent: in sequence-number order, packets
+/// of one picture (one timestamp) share a picture ID and TL0PICIDX, the next picture has the
+/// next picture ID and the same or the next TL0PICIDX — across layer switches too — and each
+/// retransmission carries the numbers of its original. Panics with the first violation.
+pub(crate) fn check_picture_numbering(log: &SentLog) -> Numbering {
+    let sent = log.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let mut media: Vec<(u64, SentVideo)> = Vec::new();
+    let mut last: Option<u64> = None;
+    for p in sent.iter().filter(|p| !p.rtx) {
+        // Unwrap the sequence number relative to the previous one.
+        let ext = match last {
+            None => u64::from(p.sequence) + (1 << 32),
+            Some(l) => {
+                let delta = p.sequence.wrapping_sub(l as u16) as i16;
+                l.wrapping_add_signed(i64::from(delta))
+            }
+        };
+        last = Some(ext);
+        media.push((ext, *p));
+    }
+    media.sort_by_key(|(ext, _)| *ext);
+    let mut numbering = Numbering {
+        packets: media.len(),
+        ..Numbering::default()
+    };
+    for w in media.windows(2) {
+        let ((s0, a), (s1, b)) = (w[0], w[1]);
+        if s1 != s0 + 1 {
+            continue;
+        }
+        let same_picture = a.timestamp == b.timestamp;
+        if let (Some(id0), Some(id1)) = (a.picture_id, b.picture_id) {
+            if same_picture {
+                assert_eq!(id1, id0, "one picture, two picture IDs: {a:?} {b:?}");
+            } else {
+                numbering.pictures += 1;
+                assert_eq!(
+                    id1,
+                    (id0 + 1) & 0x7FFF,
+                    "picture ID jumps: {a:?} then {b:?}"
+                );
+            }
+        }
+        if let (Some(t0), Some(t1)) = (a.tl0_pic_idx, b.tl0_pic_idx) {
+            numbering.with_tl0_pic_idx += 1;
+            let steps = if same_picture {
+                &[t0][..]
+            } else {
+                &[t0, t0.wrapping_add(1)][..]
+            };
+            assert!(steps.contains(&t1), "TL0PICIDX jumps: {a:?} then {b:?}");
+        }
+    }
+    for r in sent.iter().filter(|p| p.rtx) {
+        if let Some(original) = sent.iter().find(|p| !p.rtx && p.sequence == r.sequence) {
+            assert_eq!(
+                (r.timestamp, r.picture_id, r.tl0_pic_idx),
+                (
+                    original.timestamp,
+                    original.picture_id,
+                    original.tl0_pic_idx
+                ),
+                "a retransmission differs from its original"
+            );
+            numbering.resends += 1;
+        }
+    }
+    numbering
+}

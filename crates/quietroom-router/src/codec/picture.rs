@@ -24,34 +24,44 @@ use quietroom_wire::Reader;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PictureFields {
-    /// (offset in the payload, 15 bits wide, value)
-    picture_id: Option<(usize, bool, u16)>,
-    /// (offset in the payload, value)
-    tl0: Option<(usize, u8)>,
+    picture_id: u16,
+    tl0: u8,
+    /// Where the picture ID field starts in the payload; 0 when there is none (a payload
+    /// starts with the descriptor's first byte, never with one of these fields).
+    picture_at: u8,
+    /// Where TL0PICIDX is, 0 when there is none.
+    tl0_at: u8,
+    /// 15 bits wide (M set) rather than 7.
+    wide: bool,
 }
 
 impl PictureFields {
     /// The picture ID (7 or 15 bits), if the descriptor has one.
+    #[inline]
     pub fn picture_id(&self) -> Option<u16> {
-        self.picture_id.map(|(_, _, id)| id)
+        (self.picture_at != 0).then_some(self.picture_id)
     }
 
     /// Whether the picture ID is 15 bits wide (M set) rather than 7.
+    #[inline]
     pub fn wide_picture_id(&self) -> bool {
-        self.picture_id.is_some_and(|(_, wide, _)| wide)
+        self.picture_at != 0 && self.wide
     }
 
     /// The TL0PICIDX (the running index of base temporal layer pictures), if present.
+    #[inline]
     pub fn tl0_pic_idx(&self) -> Option<u8> {
-        self.tl0.map(|(_, idx)| idx)
+        (self.tl0_at != 0).then_some(self.tl0)
     }
 
     /// Writes `picture_id` (its low 7 or 15 bits, the field's width) and `tl0_pic_idx` into
     /// the fields of `payload`, the payload these fields were read from (or a copy of it).
     /// A field the descriptor does not have is left alone, as is a payload too short.
+    #[inline]
     pub fn write(&self, payload: &mut [u8], picture_id: u16, tl0_pic_idx: u8) {
-        if let Some((at, wide, _)) = self.picture_id {
-            if wide {
+        let at = usize::from(self.picture_at);
+        if at != 0 {
+            if self.wide {
                 if let Some(field) = payload.get_mut(at..at + 2) {
                     field.copy_from_slice(&(0x8000 | (picture_id & 0x7FFF)).to_be_bytes());
                 }
@@ -59,36 +69,40 @@ impl PictureFields {
                 *field = (picture_id & 0x7F) as u8;
             }
         }
-        if let Some((at, _)) = self.tl0
+        let at = usize::from(self.tl0_at);
+        if at != 0
             && let Some(field) = payload.get_mut(at)
         {
             *field = tl0_pic_idx;
         }
     }
 
-    /// Reads `|M| PictureID |` (and the second byte when M is set) at the reader's position.
+    /// Reads `|M| PictureID |` (and the second byte when M is set) at the reader's position,
+    /// which is within the first bytes of a descriptor (not its first).
     pub(super) fn read_picture_id(&mut self, r: &mut Reader<'_>) -> Option<()> {
-        let at = r.pos();
+        let at = u8::try_from(r.pos()).ok().filter(|&at| at != 0)?;
         let first = r.u8().ok()?;
-        self.picture_id = Some(if first & 0x80 != 0 {
-            let second = r.u8().ok()?;
-            (at, true, u16::from_be_bytes([first & 0x7F, second]))
+        self.wide = first & 0x80 != 0;
+        self.picture_id = if self.wide {
+            u16::from_be_bytes([first & 0x7F, r.u8().ok()?])
         } else {
-            (at, false, u16::from(first))
-        });
+            u16::from(first)
+        };
+        self.picture_at = at;
         Some(())
     }
 
-    /// Reads TL0PICIDX at the reader's position.
+    /// Reads TL0PICIDX at the reader's position (not the descriptor's first byte).
     pub(super) fn read_tl0_pic_idx(&mut self, r: &mut Reader<'_>) -> Option<()> {
-        let at = r.pos();
-        self.tl0 = Some((at, r.u8().ok()?));
+        let at = u8::try_from(r.pos()).ok().filter(|&at| at != 0)?;
+        self.tl0 = r.u8().ok()?;
+        self.tl0_at = at;
         Some(())
     }
 
     /// `Some(self)` if either field is present.
     pub(super) fn any(self) -> Option<Self> {
-        (self.picture_id.is_some() || self.tl0.is_some()).then_some(self)
+        (self.picture_at != 0 || self.tl0_at != 0).then_some(self)
     }
 }
 

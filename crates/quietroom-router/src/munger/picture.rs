@@ -13,8 +13,12 @@ const SEGMENTS: usize = 8;
 struct Segment {
     first_out: u16,
     source: u32,
-    picture_id: Option<u16>,
-    tl0: Option<u8>,
+    /// Output = input + these (the picture ID in 15 bits).
+    picture_id: u16,
+    tl0: u8,
+    /// Which offsets are fixed ([`PICTURE_ID`], [`TL0`]): each by the first packet of the
+    /// segment that has the field.
+    anchored: u8,
 }
 
 /// What to write into a forwarded packet's picture ID and TL0PICIDX fields (see
@@ -64,12 +68,32 @@ pub struct PictureRewrite {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct PictureMunger {
-    /// Layer changes, the newest at `newest`.
-    segments: [Option<Segment>; SEGMENTS],
+    /// The layer forwarded now and its offsets: with `last`, all a packet reads.
+    current: Option<Segment>,
+    /// The newest packet forwarded (by output sequence number): its output sequence number,
+    /// picture ID and TL0PICIDX, and which of these two it has had ([`PICTURE_ID`],
+    /// [`TL0`]; the newest value of each is kept).
+    last_seq: u16,
+    last_picture_id: u16,
+    last_tl0: u8,
+    last_has: u8,
+    /// Whether anything was forwarded yet.
+    started: bool,
+    /// Layer changes for [`PictureMunger::for_resend`], the newest (a copy of `current`) at
+    /// `newest`: apart, so that a subscription's forwarding state stays small.
+    history: Box<[Option<Segment>; SEGMENTS]>,
     newest: usize,
-    /// The output sequence number, picture ID and TL0PICIDX of the newest packet forwarded
-    /// (by output sequence number).
-    last: Option<(u16, Option<u16>, Option<u8>)>,
+}
+
+/// `last_has` and [`Segment::anchored`] bits.
+const PICTURE_ID: u8 = 1;
+const TL0: u8 = 2;
+
+/// Which of the two fields `fields` has ([`PICTURE_ID`], [`TL0`]).
+#[inline]
+fn present(fields: &PictureFields) -> u8 {
+    (u8::from(fields.picture_id().is_some()) * PICTURE_ID)
+        | (u8::from(fields.tl0_pic_idx().is_some()) * TL0)
 }
 
 impl PictureMunger {
@@ -80,54 +104,72 @@ impl PictureMunger {
 
     /// The numbers for a packet of layer `source` with `fields`, forwarded under output
     /// sequence number `out_sequence` (from [`Munger::map`](super::Munger::map)).
+    #[inline]
     pub fn map(
         &mut self,
         source: u32,
         out_sequence: u16,
         fields: &PictureFields,
     ) -> PictureRewrite {
-        let in_id = fields.picture_id();
-        let in_tl0 = fields.tl0_pic_idx();
-        let mut seg = match self.segments[self.newest] {
-            Some(seg) if seg.source == source => seg,
-            _ => {
-                let seg = Segment {
-                    first_out: out_sequence,
-                    source,
-                    picture_id: None,
-                    tl0: None,
-                };
-                self.newest = (self.newest + 1) % SEGMENTS;
-                self.segments[self.newest] = Some(seg);
-                seg
-            }
+        let has = present(fields);
+        let seg = match self.current {
+            Some(seg) if seg.source == source && seg.anchored & has == has => seg,
+            _ => self.anchor(source, out_sequence, fields),
         };
-        // Each offset is fixed by the first packet of the layer that has the field: the
-        // picture after the last one forwarded, or the layer's own number at the start.
-        let (last_id, last_tl0) = self.last.map_or((None, None), |(_, id, tl0)| (id, tl0));
-        if seg.picture_id.is_none()
-            && let Some(id) = in_id
-        {
-            seg.picture_id = Some(last_id.map_or(0, |l| l.wrapping_add(1).wrapping_sub(id)));
-        }
-        if seg.tl0.is_none()
-            && let Some(idx) = in_tl0
-        {
-            seg.tl0 = Some(last_tl0.map_or(0, |l| l.wrapping_add(1).wrapping_sub(idx)));
-        }
-        self.segments[self.newest] = Some(seg);
         let out = seg.apply(fields);
-        let newer = self
-            .last
-            .is_none_or(|(seq, _, _)| out_sequence.wrapping_sub(seq).wrapping_sub(1) < 0x7FFF);
-        if newer {
-            self.last = Some((
-                out_sequence,
-                in_id.map(|_| out.picture_id).or(last_id),
-                in_tl0.map(|_| out.tl0_pic_idx).or(last_tl0),
-            ));
+        if !self.started || out_sequence.wrapping_sub(self.last_seq).wrapping_sub(1) < 0x7FFF {
+            self.started = true;
+            self.last_seq = out_sequence;
+            if has & PICTURE_ID != 0 {
+                self.last_picture_id = out.picture_id;
+            }
+            if has & TL0 != 0 {
+                self.last_tl0 = out.tl0_pic_idx;
+            }
+            self.last_has |= has;
         }
         out
+    }
+
+    /// A packet of another layer than the current one, or with a field the current layer's
+    /// packets have not had yet: starts a segment for `source` if it is another layer, and
+    /// fixes the offset of each field seen for the first time in the segment — the picture
+    /// after the last one forwarded, or the layer's own number at the very start.
+    #[cold]
+    #[inline(never)]
+    fn anchor(&mut self, source: u32, out_sequence: u16, fields: &PictureFields) -> Segment {
+        let mut seg = match self.current {
+            Some(seg) if seg.source == source => seg,
+            _ => {
+                self.newest = (self.newest + 1) % SEGMENTS;
+                Segment {
+                    first_out: out_sequence,
+                    source,
+                    picture_id: 0,
+                    tl0: 0,
+                    anchored: 0,
+                }
+            }
+        };
+        if seg.anchored & PICTURE_ID == 0
+            && let Some(id) = fields.picture_id()
+        {
+            seg.anchored |= PICTURE_ID;
+            if self.last_has & PICTURE_ID != 0 {
+                seg.picture_id = self.last_picture_id.wrapping_add(1).wrapping_sub(id);
+            }
+        }
+        if seg.anchored & TL0 == 0
+            && let Some(idx) = fields.tl0_pic_idx()
+        {
+            seg.anchored |= TL0;
+            if self.last_has & TL0 != 0 {
+                seg.tl0 = self.last_tl0.wrapping_add(1).wrapping_sub(idx);
+            }
+        }
+        self.current = Some(seg);
+        self.history[self.newest] = Some(seg);
+        seg
     }
 
     /// The numbers a retransmission of output sequence number `out_sequence` must carry: the
@@ -140,13 +182,16 @@ impl PictureMunger {
         out_sequence: u16,
         fields: &PictureFields,
     ) -> Option<PictureRewrite> {
-        let (last_seq, _, _) = self.last?;
+        if !self.started {
+            return None;
+        }
+        let last_seq = self.last_seq;
         // The newest layer change at or before `out_sequence` (which is not after the last
         // packet forwarded).
         let behind = last_seq.wrapping_sub(out_sequence);
         (0..SEGMENTS)
             .map(|back| (self.newest + SEGMENTS - back) % SEGMENTS)
-            .map_while(|i| self.segments[i])
+            .map_while(|i| self.history[i])
             .find(|seg| last_seq.wrapping_sub(seg.first_out) >= behind)
             .filter(|seg| seg.source == source)
             .map(|seg| seg.apply(fields))
@@ -154,14 +199,15 @@ impl PictureMunger {
 }
 
 impl Segment {
+    #[inline]
     fn apply(&self, fields: &PictureFields) -> PictureRewrite {
         PictureRewrite {
-            picture_id: fields.picture_id().map_or(0, |id| {
-                id.wrapping_add(self.picture_id.unwrap_or(0)) & 0x7FFF
-            }),
-            tl0_pic_idx: fields
-                .tl0_pic_idx()
-                .map_or(0, |idx| idx.wrapping_add(self.tl0.unwrap_or(0))),
+            picture_id: fields
+                .picture_id()
+                .unwrap_or(0)
+                .wrapping_add(self.picture_id)
+                & 0x7FFF,
+            tl0_pic_idx: fields.tl0_pic_idx().unwrap_or(0).wrapping_add(self.tl0),
         }
     }
 }

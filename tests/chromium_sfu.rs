@@ -6,9 +6,11 @@
 //! Chromium's congestion control with transport-wide CC feedback, and the test moves the
 //! subscriber up to the best layer Chromium sends, then down to the lowest, checking the
 //! decoded resolution each time. The link to the subscriber loses every 40th video packet,
-//! which Chromium NACKs and the router resends over RTX. What the router sent is read back
-//! before encryption (`webrtc/observed.rs`): the subscriber's VP8 picture IDs and TL0PICIDX
-//! run on without a jump across the layer switches.
+//! which Chromium NACKs and the router resends over RTX. Last the subscriber asks for the
+//! base temporal layer only, and keeps decoding at a quarter of the frame rate. What the
+//! router sent is read back before encryption (`webrtc/observed.rs`): the subscriber's VP8
+//! picture IDs and TL0PICIDX run on without a jump across the layer switches and with
+//! temporal layers left out.
 //!
 //! Needs Debian's `chromium`, Node and `playwright-core` in `.peers/node` (`scripts/peers.sh`).
 //! Skipped with a note when missing, unless `QUIETROOM_REQUIRE_PEERS=1`.
@@ -102,11 +104,12 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let mut page = Page::default();
     let mut switches = Vec::new();
     // Phases: 0 video flows; 1 the subscriber may have everything and reaches the best layer
-    // Chromium sends; 2 it is held to the lowest layer.
+    // Chromium sends; 2 it is held to the lowest layer; 3 to its base temporal layer.
     let mut phase = 0;
     let mut phase_start = Instant::now();
     let mut decoded_at_phase = 0;
     let mut best = 0;
+    let mut temporal_mark = 0;
     let deadline = Instant::now() + Duration::from_secs(80);
     loop {
         assert!(
@@ -157,8 +160,22 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                         page.width,
                         now - phase_start
                     );
-                    break;
+                    // Base temporal layer only: a quarter of the frame rate with Chromium's
+                    // three temporal layers.
+                    sfu.router.set_max_temporal_layer(now, s, VIDEO, 0);
+                    temporal_mark = sfu.sent.lock().unwrap().len();
+                    (phase, phase_start, decoded_at_phase) = (3, now, page.decoded);
                 }
+            }
+            3 if page.decoded >= decoded_at_phase + 15
+                && now - phase_start > Duration::from_secs(1) =>
+            {
+                eprintln!(
+                    "base temporal layer only: {} frames decoded in {:?}: {page:?}",
+                    page.decoded - decoded_at_phase,
+                    now - phase_start
+                );
+                break;
             }
             _ => {}
         }
@@ -189,5 +206,29 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
         numbering.pictures > 60 && numbering.with_tl0_pic_idx > 60,
         "{numbering:?}"
     );
+    assert!(
+        numbering.steps_of_one * 10 >= numbering.pictures * 9,
+        "picture IDs mostly step by one: {numbering:?}"
+    );
     assert!(numbering.resends > 0, "{numbering:?}");
+    // Chromium sent three temporal layers; once the subscriber asked for the base layer only
+    // (after the frame in flight), only TID 0 went out, and the picture IDs stayed continuous
+    // (checked above: leaving out three pictures in four would be steps of 4).
+    let sent = sfu.sent.lock().unwrap().clone();
+    let tids = |packets: &[webrtc::SentVideo]| {
+        let mut count = [0usize; 4];
+        for p in packets.iter().filter(|p| !p.rtx) {
+            count[usize::from(p.temporal_id.unwrap_or(0).min(3))] += 1;
+        }
+        count
+    };
+    let (before, after) = sent.split_at(temporal_mark);
+    let after = &after[after.len().min(10)..];
+    eprintln!(
+        "TIDs sent: before {:?}, base layer only {:?}",
+        tids(before),
+        tids(after)
+    );
+    assert!(tids(before)[2] > 0, "Chromium sends temporal layers");
+    assert!(tids(after)[0] >= 5 && tids(after)[1..].iter().all(|&n| n == 0));
 }

@@ -1,5 +1,6 @@
 //! The router fed arbitrary packet sequences from a publisher and a subscriber, as RTP and
-//! RTCP, with time advancing. Media crypto is a pass-through here so that the fuzzer reaches
+//! RTCP, with time advancing and the subscriber's bandwidth estimate and temporal-layer
+//! preference changing. Media crypto is a pass-through here so that the fuzzer reaches
 //! the router's own parsing instead of stopping at SRTP authentication.
 #![no_main]
 
@@ -79,6 +80,8 @@ fuzz_target!(|data: &[u8]| {
             2 => router.handle_rtcp(now, publisher, buf),
             _ => {
                 router.set_bandwidth_estimate(now, subscriber, u64::from(*len) * 20_000);
+                // The subscriber's temporal-layer preference, from the same byte.
+                router.set_max_temporal_layer(now, subscriber, TrackId(1), len % 4);
                 Ok(())
             }
         };

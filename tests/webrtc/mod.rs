@@ -27,7 +27,9 @@ use quietroom::srtp::dtls::{
 };
 use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
 
-pub(crate) use observed::{Observed, SentLog, check_picture_numbering};
+// Each test crate uses part of the harness.
+#[allow(unused_imports)]
+pub(crate) use observed::{Observed, SentLog, SentVideo, check_picture_numbering};
 
 pub(crate) const VIDEO: TrackId = TrackId(1);
 pub(crate) const OUT_SSRC: u32 = 0x00DD_BA11;

@@ -19,6 +19,8 @@ pub(crate) struct SentVideo {
     pub(crate) timestamp: u32,
     pub(crate) picture_id: Option<u16>,
     pub(crate) tl0_pic_idx: Option<u8>,
+    /// The temporal layer (TID), when the descriptor has one.
+    pub(crate) temporal_id: Option<u8>,
     /// A retransmission over RTX.
     pub(crate) rtx: bool,
 }
@@ -64,6 +66,7 @@ impl Observed {
                 timestamp: header.timestamp,
                 picture_id: fields.and_then(|f| f.picture_id()),
                 tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
+                temporal_id: fields.and_then(|f| f.temporal_id()),
                 rtx,
             });
     }
@@ -101,17 +104,25 @@ impl MediaCrypto for Observed {
 pub(crate) struct Numbering {
     /// Media packets checked.
     pub(crate) packets: usize,
-    /// Steps from one picture to the next (by picture ID) between consecutive packets.
+    /// Steps from one picture to the next between consecutive packets, and how many of them
+    /// were of exactly one picture ID.
     pub(crate) pictures: usize,
+    pub(crate) steps_of_one: usize,
     /// Pairs of consecutive packets whose TL0PICIDX was compared.
     pub(crate) with_tl0_pic_idx: usize,
     /// Retransmissions compared with their original.
     pub(crate) resends: usize,
 }
 
+/// The largest step between consecutive pictures accepted: a publisher's encoder may skip a
+/// picture ID on one simulcast layer (libwebrtc numbers the pictures of all its layers from
+/// one counter, and a layer can drop a frame the others encode).
+const MAX_STEP: u16 = 3;
+
 /// Checks the VP8 picture numbering a subscriber was sent: in sequence-number order, packets
-/// of one picture (one timestamp) share a picture ID and TL0PICIDX, the next picture has the
-/// next picture ID and the same or the next TL0PICIDX — across layer switches too — and each
+/// of one picture (one timestamp) share a picture ID and TL0PICIDX; the next picture has a
+/// picture ID 1 to [`MAX_STEP`] on (1 unless the publisher skipped one), and the same or the
+/// next TL0PICIDX — across layer switches too, and with temporal layers left out; each
 /// retransmission carries the numbers of its original. Panics with the first violation.
 pub(crate) fn check_picture_numbering(log: &SentLog) -> Numbering {
     let sent = log.lock().unwrap_or_else(PoisonError::into_inner).clone();
@@ -145,11 +156,12 @@ pub(crate) fn check_picture_numbering(log: &SentLog) -> Numbering {
                 assert_eq!(id1, id0, "one picture, two picture IDs: {a:?} {b:?}");
             } else {
                 numbering.pictures += 1;
-                assert_eq!(
-                    id1,
-                    (id0 + 1) & 0x7FFF,
-                    "picture ID jumps: {a:?} then {b:?}"
+                let step = id1.wrapping_sub(id0) & 0x7FFF;
+                assert!(
+                    (1..=MAX_STEP).contains(&step),
+                    "picture ID jumps by {step}: {a:?} then {b:?}"
                 );
+                numbering.steps_of_one += usize::from(step == 1);
             }
         }
         if let (Some(t0), Some(t1)) = (a.tl0_pic_idx, b.tl0_pic_idx) {

@@ -5,9 +5,11 @@
 //! - [`Router`] takes `(time, participant, packet)` — SRTP and SRTCP as they came off the
 //!   wire — and gives back `(participant, packet)` [`Transmit`]s already protected for their
 //!   recipient, timers and [`RouterEvent`]s. It has no sockets and never reads the clock.
-//! - Each subscriber sees one continuous stream per track: its own SSRC, sequence numbers and
-//!   timestamps ([`munger`]), across simulcast layer switches made on keyframes ([`codec`]),
-//!   chosen from REMB and transport-wide-cc estimates with hysteresis.
+//! - Each subscriber sees one continuous stream per track: its own SSRC, sequence numbers,
+//!   timestamps and VP8/VP9 picture IDs ([`munger`]), across simulcast layer switches made
+//!   on keyframes ([`codec`]), chosen from REMB and transport-wide-cc estimates with
+//!   hysteresis, and with the VP8/VP9 temporal layers it asked for and can afford
+//!   ([`Router::set_max_temporal_layer`]).
 //! - Repair both ways: NACKs from subscribers are answered from a bounded cache ([`cache`])
 //!   over RTX; what a publisher's uplink loses is NACKed ([`nack`]); keyframe requests are
 //!   aggregated and throttled. RTCP is parsed with webrtc-rs's `rtc-rtcp` ([`rtcp`]) and

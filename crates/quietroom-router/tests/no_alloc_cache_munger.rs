@@ -46,13 +46,16 @@ fn cache_and_munger_allocate_nothing_after_construction() {
                 };
                 let layer_seq = s.wrapping_add(ssrc as u16 * 1000);
                 let ts = i / 3 * 3000 + ssrc;
-                if let Ok(rewrite) = m.map(ssrc, layer_seq, ts, now, 90_000) {
+                let [hi, lo] = (0x8000 | (i as u16 / 3)).to_be_bytes();
+                let descriptor = [0x90, 0xE0, hi, lo, i as u8, 0x20, 0x50];
+                let fields = picture_fields(Codec::Vp8, &descriptor).unwrap();
+                if i % 17 == 0 {
+                    pictures[k].skip(ssrc, &fields);
+                }
+                if m.map(ssrc, layer_seq, ts, now, 90_000).is_ok() {
                     forwarded += 1;
-                    let [hi, lo] = (0x8000 | (i as u16 / 3)).to_be_bytes();
-                    let descriptor = [0x90, 0xE0, hi, lo, i as u8, 0x20, 0x50];
-                    let fields = picture_fields(Codec::Vp8, &descriptor).unwrap();
-                    let out = pictures[k].map(ssrc, rewrite.sequence, &fields);
-                    let _ = pictures[k].for_resend(ssrc, rewrite.sequence.wrapping_sub(5), &fields);
+                    let out = pictures[k].map(ssrc, &fields);
+                    let _ = pictures[k].for_resend(ssrc, &fields);
                     let mut copy = descriptor;
                     fields.write(&mut copy, out.picture_id, out.tl0_pic_idx);
                     if i % 11 == 0 {

@@ -612,6 +612,71 @@ fn a_layer_the_publisher_stops_is_left_and_taken_again_when_it_resumes() {
 }
 
 #[test]
+fn temporal_layers_are_left_out_with_continuous_numbering() {
+    let mut sim = Sim::new(0x5EED_7E3F, 3);
+    let base = sim.subs[0].id;
+    let two = sim.subs[1].id;
+    let narrow = sim.subs[2].id;
+    // The base-layer-only subscriber's link loses and reorders: resends of pictures whose
+    // numbers were closed up must repeat those numbers.
+    sim.net.configure(
+        base,
+        Dir::Down,
+        LinkConfig {
+            latency: Duration::from_millis(20),
+            jitter: Duration::from_millis(4),
+            loss: 0.04,
+            reorder: 0.02,
+            reorder_delay: Duration::from_millis(25),
+            ..Default::default()
+        },
+    );
+    sim.report_cap(base, 5_000_000);
+    sim.report_cap(two, 5_000_000);
+    let now = sim.now;
+    sim.router.set_max_temporal_layer(now, base, VIDEO_TRACK, 0);
+    sim.router.set_max_temporal_layer(now, two, VIDEO_TRACK, 1);
+    sim.sub_mut(base).max_temporal = 0;
+    sim.sub_mut(two).max_temporal = 1;
+    // Below the lowest layer's 300 kbit/s, and below its two lower temporal layers' 60%:
+    // the bandwidth estimate leaves it the base layer (40%, 120 kbit/s).
+    sim.report_cap(narrow, 150_000);
+    sim.publisher.active_until = Some(sim.at(8.0));
+    sim.run_until(sim.at(10.0));
+
+    assert!(sim.router_errors.is_empty(), "{:?}", sim.router_errors);
+    for s in &sim.subs {
+        s.check_stream_invariants();
+    }
+    // Frames each got, by TID, after its first REMB has had time to arrive (until then the
+    // narrow link's subscriber has no estimate, and gets everything).
+    let settled = sim.at(1.0);
+    let frames = |id: ParticipantId| {
+        let s = sim.sub(id);
+        let mut seen: HashMap<(u8, u64), u8> = HashMap::new();
+        for (_, p) in s.video_in_order() {
+            if p.arrival > settled {
+                seen.insert((p.vp8.layer, p.vp8.frame), p.vp8.tid);
+            }
+        }
+        let mut by_tid = [0usize; 3];
+        for tid in seen.values() {
+            by_tid[usize::from(*tid)] += 1;
+        }
+        by_tid
+    };
+    let (b, t, n) = (frames(base), frames(two), frames(narrow));
+    println!("frames by TID: base-only {b:?}, up to TID 1 {t:?}, narrow link {n:?}");
+    assert!(b[0] > 40 && b[1] == 0 && b[2] == 0, "{b:?}");
+    assert!(t[0] > 40 && t[1] > 40 && t[2] == 0, "{t:?}");
+    assert!(n[0] > 40 && n[1] == 0 && n[2] == 0, "{n:?}");
+    let lossy = sim.sub(base);
+    assert!(lossy.video.rtx_packets > 0, "losses were repaired over RTX");
+    assert_eq!(sim.layer_switches(base).last().map(|(_, l)| *l), Some(2));
+    assert_eq!(sim.layer_switches(narrow).last().map(|(_, l)| *l), Some(0));
+}
+
+#[test]
 fn video_only_room_sends_reports() {
     // Driven strictly by poll_timeout, as a sans-IO driver is.
     let mut sim = Sim::with_publisher(0x5EED_0006, 2, false, true);

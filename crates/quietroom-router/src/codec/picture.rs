@@ -31,9 +31,20 @@ pub struct PictureFields {
     picture_at: u8,
     /// Where TL0PICIDX is, 0 when there is none.
     tl0_at: u8,
-    /// 15 bits wide (M set) rather than 7.
-    wide: bool,
+    /// The temporal layer index (TID).
+    temporal: u8,
+    /// [`WIDE`], [`TEMPORAL`], [`SYNC`], [`START`].
+    flags: u8,
 }
+
+/// The picture ID is 15 bits wide (M set) rather than 7.
+const WIDE: u8 = 1;
+/// The descriptor has a temporal layer index.
+const TEMPORAL: u8 = 2;
+/// Layer sync (VP8's Y) or switching up point (VP9's U).
+const SYNC: u8 = 4;
+/// The packet starts a frame (VP8: S with partition 0; VP9: B).
+const START: u8 = 8;
 
 impl PictureFields {
     /// The picture ID (7 or 15 bits), if the descriptor has one.
@@ -45,13 +56,32 @@ impl PictureFields {
     /// Whether the picture ID is 15 bits wide (M set) rather than 7.
     #[inline]
     pub fn wide_picture_id(&self) -> bool {
-        self.picture_at != 0 && self.wide
+        self.picture_at != 0 && self.flags & WIDE != 0
     }
 
     /// The TL0PICIDX (the running index of base temporal layer pictures), if present.
     #[inline]
     pub fn tl0_pic_idx(&self) -> Option<u8> {
         (self.tl0_at != 0).then_some(self.tl0)
+    }
+
+    /// The temporal layer index (TID), if the descriptor has one: 0 for the base layer.
+    #[inline]
+    pub fn temporal_id(&self) -> Option<u8> {
+        (self.flags & TEMPORAL != 0).then_some(self.temporal)
+    }
+
+    /// Whether the picture depends only on the base temporal layer (VP8's layer sync bit Y,
+    /// VP9's switching up point U): a receiver can start on this temporal layer here.
+    #[inline]
+    pub fn layer_sync(&self) -> bool {
+        self.flags & SYNC != 0
+    }
+
+    /// Whether the packet starts a frame (VP8: S set with partition index 0; VP9: B set).
+    #[inline]
+    pub fn frame_start(&self) -> bool {
+        self.flags & START != 0
     }
 
     /// Writes `picture_id` (its low 7 or 15 bits, the field's width) and `tl0_pic_idx` into
@@ -61,7 +91,7 @@ impl PictureFields {
     pub fn write(&self, payload: &mut [u8], picture_id: u16, tl0_pic_idx: u8) {
         let at = usize::from(self.picture_at);
         if at != 0 {
-            if self.wide {
+            if self.flags & WIDE != 0 {
                 if let Some(field) = payload.get_mut(at..at + 2) {
                     field.copy_from_slice(&(0x8000 | (picture_id & 0x7FFF)).to_be_bytes());
                 }
@@ -82,8 +112,8 @@ impl PictureFields {
     pub(super) fn read_picture_id(&mut self, r: &mut Reader<'_>) -> Option<()> {
         let at = u8::try_from(r.pos()).ok().filter(|&at| at != 0)?;
         let first = r.u8().ok()?;
-        self.wide = first & 0x80 != 0;
-        self.picture_id = if self.wide {
+        self.picture_id = if first & 0x80 != 0 {
+            self.flags |= WIDE;
             u16::from_be_bytes([first & 0x7F, r.u8().ok()?])
         } else {
             u16::from(first)
@@ -100,9 +130,20 @@ impl PictureFields {
         Some(())
     }
 
-    /// `Some(self)` if either field is present.
+    /// Records the temporal layer index and its sync (or switching up) bit.
+    pub(super) fn set_temporal(&mut self, temporal_id: u8, sync: bool) {
+        self.temporal = temporal_id;
+        self.flags |= TEMPORAL | if sync { SYNC } else { 0 };
+    }
+
+    /// Records that the packet starts a frame.
+    pub(super) fn set_frame_start(&mut self) {
+        self.flags |= START;
+    }
+
+    /// `Some(self)` if the descriptor has a picture ID, a TL0PICIDX or a temporal layer index.
     pub(super) fn any(self) -> Option<Self> {
-        (self.picture_at != 0 || self.tl0_at != 0).then_some(self)
+        (self.picture_at != 0 || self.tl0_at != 0 || self.flags & TEMPORAL != 0).then_some(self)
     }
 }
 
@@ -124,9 +165,37 @@ mod tests {
         // L without I.
         let f = picture_fields(Codec::Vp8, &[0x80, 0x60, 0x09, 0x20, 0x31]).unwrap();
         assert_eq!((f.picture_id(), f.tl0_pic_idx()), (None, Some(9)));
-        // Neither: no X, or X with only T.
+        // None of them: no X, or X with only K (KEYIDX; TID means nothing without T).
         assert_eq!(picture_fields(Codec::Vp8, &[0x10, 0x50]), None);
-        assert_eq!(picture_fields(Codec::Vp8, &[0x90, 0x20, 0x20, 0x50]), None);
+        assert_eq!(picture_fields(Codec::Vp8, &[0x90, 0x10, 0xE0, 0x50]), None);
+    }
+
+    #[test]
+    fn temporal_layers_and_frame_starts() {
+        // X with only T: TID 2, Y set, start of partition 0.
+        let f = picture_fields(Codec::Vp8, &[0x90, 0x20, 0xA0, 0x50]).unwrap();
+        assert_eq!((f.picture_id(), f.tl0_pic_idx()), (None, None));
+        assert_eq!(f.temporal_id(), Some(2));
+        assert!(f.layer_sync() && f.frame_start());
+        // libwebrtc's shape on a continuation packet: TID 1, no Y, S clear.
+        let f = picture_fields(Codec::Vp8, &[0x80, 0xE0, 0x81, 0x23, 0x05, 0x40, 0x11]).unwrap();
+        assert_eq!(f.temporal_id(), Some(1));
+        assert!(!f.layer_sync() && !f.frame_start());
+        // S set on a later partition does not start the frame.
+        let f = picture_fields(Codec::Vp8, &[0x91, 0xE0, 0x81, 0x23, 0x05, 0x00, 0x11]).unwrap();
+        assert_eq!(f.temporal_id(), Some(0));
+        assert!(!f.frame_start());
+        // No T: no temporal layer index, even with K.
+        let f = picture_fields(Codec::Vp8, &[0x90, 0x90, 0x81, 0x23, 0xC0, 0x50]).unwrap();
+        assert_eq!(f.temporal_id(), None);
+        // VP9: TID 3, U set, B set.
+        let f = picture_fields(Codec::Vp9, &[0xA8, 0x80, 0x01, 0x70, 0x07, 0x82]).unwrap();
+        assert_eq!(f.temporal_id(), Some(3));
+        assert!(f.layer_sync() && f.frame_start());
+        // VP9 without L: no temporal layer index; B clear: not a start.
+        let f = picture_fields(Codec::Vp9, &[0x80, 0x80, 0x01, 0x82]).unwrap();
+        assert_eq!(f.temporal_id(), None);
+        assert!(!f.frame_start());
     }
 
     #[test]

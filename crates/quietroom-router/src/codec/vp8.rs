@@ -48,9 +48,15 @@ fn descriptor(payload: &[u8]) -> Option<(u8, Option<PictureFields>, usize)> {
             fields.read_tl0_pic_idx(&mut r)?;
         }
         if x & 0x30 != 0 {
-            // T or K: |TID|Y| KEYIDX |.
-            r.u8().ok()?;
+            // T or K: |TID|Y| KEYIDX |; TID and Y mean something only with T.
+            let tid = r.u8().ok()?;
+            if x & 0x20 != 0 {
+                fields.set_temporal(tid >> 6, tid & 0x20 != 0);
+            }
         }
+    }
+    if b0 & 0x10 != 0 && b0 & 0x07 == 0 {
+        fields.set_frame_start();
     }
     Some((b0, fields.any(), r.pos()))
 }

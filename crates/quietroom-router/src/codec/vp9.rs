@@ -50,10 +50,15 @@ fn descriptor(payload: &[u8]) -> Option<Descriptor> {
     let mut spatial_id = 0;
     if first & 0x20 != 0 {
         // | TID |U| SID |D|, then TL0PICIDX in non-flexible mode (F clear).
-        spatial_id = (r.u8().ok()? >> 1) & 0x07;
+        let indices = r.u8().ok()?;
+        spatial_id = (indices >> 1) & 0x07;
+        fields.set_temporal(indices >> 5, indices & 0x10 != 0);
         if first & 0x10 == 0 {
             fields.read_tl0_pic_idx(&mut r)?;
         }
+    }
+    if first & 0x08 != 0 {
+        fields.set_frame_start();
     }
     Some(Descriptor {
         first,

@@ -3,22 +3,36 @@
 
 use crate::codec::PictureFields;
 
-/// Layer changes remembered for [`PictureMunger::for_resend`]: a retransmission of a packet
-/// forwarded before the oldest of them is not answered.
-const SEGMENTS: usize = 8;
+/// Forwarded pictures remembered, for late packets and retransmissions: about 2 s of video
+/// at 30 frames/s. A retransmission of an older picture is not answered.
+const PICTURES: usize = 64;
 
-/// A layer change: from output sequence number `first_out` on, layer `source` was forwarded
-/// with these offsets.
-#[derive(Clone, Copy, Debug)]
-struct Segment {
-    first_out: u16,
+/// `last_has` and `anchored` bits: which of the two fields.
+const PICTURE_ID: u8 = 1;
+const TL0: u8 = 2;
+
+/// Which of the two fields `fields` has ([`PICTURE_ID`], [`TL0`]).
+#[inline]
+fn present(fields: &PictureFields) -> u8 {
+    (u8::from(fields.picture_id().is_some()) * PICTURE_ID)
+        | (u8::from(fields.tl0_pic_idx().is_some()) * TL0)
+}
+
+/// Whether picture ID `a` is newer than `b`, in the field's width (15 or 7 bits).
+#[inline]
+fn newer(a: u16, b: u16, wide: bool) -> bool {
+    let mask = if wide { 0x7FFF } else { 0x7F };
+    let ahead = a.wrapping_sub(b) & mask;
+    ahead != 0 && ahead <= mask / 2
+}
+
+/// A forwarded picture: what it was, and the numbers the subscriber got for it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Picture {
+    valid: bool,
     source: u32,
-    /// Output = input + these (the picture ID in 15 bits).
-    picture_id: u16,
-    tl0: u8,
-    /// Which offsets are fixed ([`PICTURE_ID`], [`TL0`]): each by the first packet of the
-    /// segment that has the field.
-    anchored: u8,
+    in_id: u16,
+    out: PictureRewrite,
 }
 
 /// What to write into a forwarded packet's picture ID and TL0PICIDX fields (see
@@ -41,11 +55,15 @@ pub struct PictureRewrite {
 ///
 /// * within one layer, output = input + offset (15 bits for the picture ID, 8 for
 ///   TL0PICIDX), so the layer's own steps, gaps and reordering pass through unchanged;
+/// * a picture the router leaves out (a temporal layer above what the subscriber gets,
+///   [`PictureMunger::skip`]) takes no number: the pictures after it move down by one, as
+///   mediasoup's and LiveKit's VP8 handling do, so the subscriber sees no gap where nothing
+///   was lost;
 /// * when the forwarded layer changes, the offsets are chosen so that the new layer's first
 ///   picture — the keyframe the router switched on — follows the last picture forwarded
 ///   (picture ID + 1, TL0PICIDX + 1);
-/// * a retransmission gets the offsets that were in force when the original was forwarded
-///   ([`PictureMunger::for_resend`]), so a resent packet carries the same numbers.
+/// * the numbers given to the last 64 pictures are remembered, so a late packet and a
+///   retransmission ([`PictureMunger::for_resend`]) carry the numbers of their picture.
 ///
 /// A field the descriptor has only 7 bits for is written modulo 2^7: continuity then holds
 /// modulo 2^7, which is all such a receiver reads. A publisher that restarts its numbering on
@@ -59,41 +77,47 @@ pub struct PictureRewrite {
 /// // Layer 0x10 forwards pictures 100 and 101 (15-bit picture ID, TL0PICIDX 7 and 8).
 /// let p100 = picture_fields(Codec::Vp8, &[0x90, 0xC0, 0x80, 100, 7]).unwrap();
 /// let p101 = picture_fields(Codec::Vp8, &[0x90, 0xC0, 0x80, 101, 8]).unwrap();
-/// assert_eq!(m.map(0x10, 1, &p100).picture_id, 100);
-/// assert_eq!(m.map(0x10, 2, &p101).picture_id, 101);
+/// assert_eq!(m.map(0x10, &p100).picture_id, 100);
+/// assert_eq!(m.map(0x10, &p101).picture_id, 101);
 /// // The subscriber moves to layer 0x20, whose keyframe is its picture 5000, TL0PICIDX 40.
 /// let key = picture_fields(Codec::Vp8, &[0x90, 0xC0, 0x93, 0x88, 40]).unwrap();
-/// let out = m.map(0x20, 3, &key);
+/// let out = m.map(0x20, &key);
 /// assert_eq!((out.picture_id, out.tl0_pic_idx), (102, 9));
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PictureMunger {
-    /// The layer forwarded now and its offsets: with `last`, all a packet reads.
-    current: Option<Segment>,
-    /// The newest packet forwarded (by output sequence number): its output sequence number,
-    /// picture ID and TL0PICIDX, and which of these two it has had ([`PICTURE_ID`],
-    /// [`TL0`]; the newest value of each is kept).
-    last_seq: u16,
-    last_picture_id: u16,
-    last_tl0: u8,
+    /// The layer forwarded now.
+    source: Option<u32>,
+    /// Output = input + these for the current layer's pictures from `newest_in` on (the
+    /// picture ID in 15 bits).
+    id_offset: u16,
+    tl0_offset: u8,
+    /// Which offsets are fixed for the current layer: each by its first packet that has the
+    /// field.
+    anchored: u8,
+    /// The newest input picture ID of the current layer, forwarded or left out.
+    newest_in: Option<u16>,
+    /// The newest picture forwarded: its output picture ID and TL0PICIDX, and which of these
+    /// it has had (the newest value of each is kept).
+    last: PictureRewrite,
     last_has: u8,
-    /// Whether anything was forwarded yet.
-    started: bool,
-    /// Layer changes for [`PictureMunger::for_resend`], the newest (a copy of `current`) at
-    /// `newest`: apart, so that a subscription's forwarding state stays small.
-    history: Box<[Option<Segment>; SEGMENTS]>,
-    newest: usize,
+    /// Forwarded pictures by input picture ID modulo [`PICTURES`].
+    pictures: Box<[Picture; PICTURES]>,
 }
 
-/// `last_has` and [`Segment::anchored`] bits.
-const PICTURE_ID: u8 = 1;
-const TL0: u8 = 2;
-
-/// Which of the two fields `fields` has ([`PICTURE_ID`], [`TL0`]).
-#[inline]
-fn present(fields: &PictureFields) -> u8 {
-    (u8::from(fields.picture_id().is_some()) * PICTURE_ID)
-        | (u8::from(fields.tl0_pic_idx().is_some()) * TL0)
+impl Default for PictureMunger {
+    fn default() -> Self {
+        PictureMunger {
+            source: None,
+            id_offset: 0,
+            tl0_offset: 0,
+            anchored: 0,
+            newest_in: None,
+            last: PictureRewrite::default(),
+            last_has: 0,
+            pictures: Box::new([Picture::default(); PICTURES]),
+        }
+    }
 }
 
 impl PictureMunger {
@@ -102,112 +126,141 @@ impl PictureMunger {
         PictureMunger::default()
     }
 
-    /// The numbers for a packet of layer `source` with `fields`, forwarded under output
-    /// sequence number `out_sequence` (from [`Munger::map`](super::Munger::map)).
+    /// The numbers for a forwarded packet of layer `source` with `fields`.
     #[inline]
-    pub fn map(
-        &mut self,
-        source: u32,
-        out_sequence: u16,
-        fields: &PictureFields,
-    ) -> PictureRewrite {
+    pub fn map(&mut self, source: u32, fields: &PictureFields) -> PictureRewrite {
         let has = present(fields);
-        let seg = match self.current {
-            Some(seg) if seg.source == source && seg.anchored & has == has => seg,
-            _ => self.anchor(source, out_sequence, fields),
-        };
-        let out = seg.apply(fields);
-        if !self.started || out_sequence.wrapping_sub(self.last_seq).wrapping_sub(1) < 0x7FFF {
-            self.started = true;
-            self.last_seq = out_sequence;
-            if has & PICTURE_ID != 0 {
-                self.last_picture_id = out.picture_id;
-            }
+        if self.source != Some(source) || self.anchored & has != has {
+            self.anchor(source, fields);
+        }
+        let Some(id) = fields.picture_id() else {
+            let out = self.apply(fields);
             if has & TL0 != 0 {
-                self.last_tl0 = out.tl0_pic_idx;
+                self.last.tl0_pic_idx = out.tl0_pic_idx;
+                self.last_has |= TL0;
             }
-            self.last_has |= has;
+            return out;
+        };
+        match self.newest_in {
+            // Another packet of the newest picture.
+            Some(newest) if newest == id => self.apply(fields),
+            Some(newest) if !newer(id, newest, fields.wide_picture_id()) => {
+                // A late packet of an older picture: the numbers its picture got, if known.
+                match self.find(source, id) {
+                    Some(p) => p.out,
+                    None => self.picture(source, id, has, fields),
+                }
+            }
+            // The next picture.
+            _ => {
+                self.newest_in = Some(id);
+                let out = self.picture(source, id, has, fields);
+                self.last.picture_id = out.picture_id;
+                self.last_has |= PICTURE_ID;
+                if has & TL0 != 0 {
+                    self.last.tl0_pic_idx = out.tl0_pic_idx;
+                    self.last_has |= TL0;
+                }
+                out
+            }
+        }
+    }
+
+    /// A packet of layer `source` with `fields` that the router leaves out (a temporal layer
+    /// the subscriber does not get): the first one seen of a new picture gives up that
+    /// picture's number, so the next forwarded picture takes it.
+    #[inline]
+    pub fn skip(&mut self, source: u32, fields: &PictureFields) {
+        if self.source != Some(source) || self.anchored & PICTURE_ID == 0 {
+            return;
+        }
+        let Some(id) = fields.picture_id() else {
+            return;
+        };
+        if self
+            .newest_in
+            .is_none_or(|newest| newer(id, newest, fields.wide_picture_id()))
+        {
+            self.newest_in = Some(id);
+            self.id_offset = self.id_offset.wrapping_sub(1);
+        }
+    }
+
+    /// The numbers a retransmission of a packet of layer `source` with `fields` must carry:
+    /// the ones its picture got. `None` when that picture is no longer remembered (it was
+    /// forwarded before the last 64 pictures) or was never forwarded: the retransmission is
+    /// better left out than sent with numbers that may be wrong.
+    pub fn for_resend(&self, source: u32, fields: &PictureFields) -> Option<PictureRewrite> {
+        match fields.picture_id() {
+            Some(id) => self.find(source, id).map(|p| p.out),
+            // TL0PICIDX alone: it changes offset only with the layer.
+            None => (self.source == Some(source)).then(|| self.apply(fields)),
+        }
+    }
+
+    /// The numbers of a picture not remembered yet, which it then is.
+    fn picture(&mut self, source: u32, id: u16, has: u8, fields: &PictureFields) -> PictureRewrite {
+        let out = self.apply(fields);
+        if has & PICTURE_ID != 0 {
+            self.pictures[usize::from(id) % PICTURES] = Picture {
+                valid: true,
+                source,
+                in_id: id,
+                out,
+            };
         }
         out
     }
 
-    /// A packet of another layer than the current one, or with a field the current layer's
-    /// packets have not had yet: starts a segment for `source` if it is another layer, and
-    /// fixes the offset of each field seen for the first time in the segment — the picture
-    /// after the last one forwarded, or the layer's own number at the very start.
-    #[cold]
-    #[inline(never)]
-    fn anchor(&mut self, source: u32, out_sequence: u16, fields: &PictureFields) -> Segment {
-        let mut seg = match self.current {
-            Some(seg) if seg.source == source => seg,
-            _ => {
-                self.newest = (self.newest + 1) % SEGMENTS;
-                Segment {
-                    first_out: out_sequence,
-                    source,
-                    picture_id: 0,
-                    tl0: 0,
-                    anchored: 0,
-                }
-            }
-        };
-        if seg.anchored & PICTURE_ID == 0
-            && let Some(id) = fields.picture_id()
-        {
-            seg.anchored |= PICTURE_ID;
-            if self.last_has & PICTURE_ID != 0 {
-                seg.picture_id = self.last_picture_id.wrapping_add(1).wrapping_sub(id);
-            }
-        }
-        if seg.anchored & TL0 == 0
-            && let Some(idx) = fields.tl0_pic_idx()
-        {
-            seg.anchored |= TL0;
-            if self.last_has & TL0 != 0 {
-                seg.tl0 = self.last_tl0.wrapping_add(1).wrapping_sub(idx);
-            }
-        }
-        self.current = Some(seg);
-        self.history[self.newest] = Some(seg);
-        seg
+    fn find(&self, source: u32, id: u16) -> Option<&Picture> {
+        let p = &self.pictures[usize::from(id) % PICTURES];
+        (p.valid && p.source == source && p.in_id == id).then_some(p)
     }
 
-    /// The numbers a retransmission of output sequence number `out_sequence` must carry: the
-    /// ones its original got, from layer `source` with `fields`. `None` when that packet was
-    /// forwarded before the last 8 layer changes (or under another layer), when
-    /// the retransmission is better left out than sent with numbers that may be wrong.
-    pub fn for_resend(
-        &self,
-        source: u32,
-        out_sequence: u16,
-        fields: &PictureFields,
-    ) -> Option<PictureRewrite> {
-        if !self.started {
-            return None;
-        }
-        let last_seq = self.last_seq;
-        // The newest layer change at or before `out_sequence` (which is not after the last
-        // packet forwarded).
-        let behind = last_seq.wrapping_sub(out_sequence);
-        (0..SEGMENTS)
-            .map(|back| (self.newest + SEGMENTS - back) % SEGMENTS)
-            .map_while(|i| self.history[i])
-            .find(|seg| last_seq.wrapping_sub(seg.first_out) >= behind)
-            .filter(|seg| seg.source == source)
-            .map(|seg| seg.apply(fields))
-    }
-}
-
-impl Segment {
     #[inline]
     fn apply(&self, fields: &PictureFields) -> PictureRewrite {
         PictureRewrite {
             picture_id: fields
                 .picture_id()
                 .unwrap_or(0)
-                .wrapping_add(self.picture_id)
+                .wrapping_add(self.id_offset)
                 & 0x7FFF,
-            tl0_pic_idx: fields.tl0_pic_idx().unwrap_or(0).wrapping_add(self.tl0),
+            tl0_pic_idx: fields
+                .tl0_pic_idx()
+                .unwrap_or(0)
+                .wrapping_add(self.tl0_offset),
+        }
+    }
+
+    /// A packet of another layer than the current one, or with a field the current layer's
+    /// packets have not had yet: moves to `source` if it is another layer, and fixes the
+    /// offset of each field seen for the first time on the layer — the picture after the
+    /// last one forwarded, or the layer's own number at the very start.
+    #[cold]
+    #[inline(never)]
+    fn anchor(&mut self, source: u32, fields: &PictureFields) {
+        if self.source != Some(source) {
+            self.source = Some(source);
+            self.anchored = 0;
+            self.newest_in = None;
+            self.id_offset = 0;
+            self.tl0_offset = 0;
+        }
+        if self.anchored & PICTURE_ID == 0
+            && let Some(id) = fields.picture_id()
+        {
+            self.anchored |= PICTURE_ID;
+            if self.last_has & PICTURE_ID != 0 {
+                self.id_offset = self.last.picture_id.wrapping_add(1).wrapping_sub(id);
+            }
+        }
+        if self.anchored & TL0 == 0
+            && let Some(idx) = fields.tl0_pic_idx()
+        {
+            self.anchored |= TL0;
+            if self.last_has & TL0 != 0 {
+                self.tl0_offset = self.last.tl0_pic_idx.wrapping_add(1).wrapping_sub(idx);
+            }
         }
     }
 }

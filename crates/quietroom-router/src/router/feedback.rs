@@ -209,7 +209,7 @@ impl<C: MediaCrypto> Router<C> {
             {
                 None => continue,
                 Some(None) => None,
-                Some(Some(fields)) => match sub.picture.for_resend(sent.ssrc, seq, &fields) {
+                Some(Some(fields)) => match sub.picture.for_resend(sent.ssrc, &fields) {
                     Some(rewrite) => Some((fields, rewrite)),
                     None => continue,
                 },

@@ -116,6 +116,9 @@ impl<C: MediaCrypto> Router<C> {
         let keyframe = match track.config.kind {
             Kind::Video => {
                 picture = picture_fields(track.config.codec, header.payload(packet));
+                if let Some(tid) = picture.and_then(|f| f.temporal_id()) {
+                    layer.temporal_layers = layer.temporal_layers.max(tid.saturating_add(1));
+                }
                 if let Some(cache) = layer.cache.as_mut() {
                     cache.insert(header.sequence, packet, now);
                 }
@@ -140,6 +143,13 @@ impl<C: MediaCrypto> Router<C> {
         };
         let source = header.ssrc;
         let spatial = layer.spatial;
+        let temporal = picture.and_then(|f| {
+            f.temporal_id().map(|tid| Temporal {
+                id: tid,
+                frame_start: f.frame_start(),
+                sync: f.layer_sync(),
+            })
+        });
         // The subscriber's own transport-wide sequence number replaces the publisher's, when
         // the packet carries one (the extension id is the same on both legs).
         let transport_cc = track
@@ -175,6 +185,17 @@ impl<C: MediaCrypto> Router<C> {
             if sub.paused || sub.current != Some(index) {
                 continue;
             }
+            if let Some(temporal) = temporal
+                && !sub.forwards(temporal)
+            {
+                // A higher temporal layer than the subscriber gets: left out, and the
+                // sequence numbers and picture IDs after it closed up.
+                sub.munger.skip(source, header.sequence);
+                if let Some(fields) = picture {
+                    sub.picture.skip(source, &fields);
+                }
+                continue;
+            }
             let Ok(rewrite) =
                 sub.munger
                     .map(source, header.sequence, header.timestamp, now, clock_rate)
@@ -182,7 +203,7 @@ impl<C: MediaCrypto> Router<C> {
                 continue;
             };
             let picture = picture
-                .map(|fields| sub.picture.map(source, rewrite.sequence, &fields))
+                .map(|fields| sub.picture.map(source, &fields))
                 .unwrap_or_default();
             sub.last_timestamps = Some((header.timestamp, rewrite.timestamp));
             sub.packets_sent = sub.packets_sent.wrapping_add(1);
@@ -462,5 +483,31 @@ impl Outgoing<'_> {
                 }
             }
         }
+    }
+}
+
+/// The temporal layer of the packet being forwarded (VP8/VP9 TID), and whether a subscriber
+/// may change its temporal layer here.
+#[derive(Clone, Copy)]
+pub(super) struct Temporal {
+    id: u8,
+    /// The packet starts a frame: the forwarded layer may move down.
+    frame_start: bool,
+    /// Layer sync (or switching up point): with a base-layer frame start, it may move up.
+    sync: bool,
+}
+
+impl super::Subscription {
+    /// Moves the forwarded temporal layer towards the target where the packet allows it, and
+    /// says whether the packet is forwarded.
+    #[inline]
+    fn forwards(&mut self, t: Temporal) -> bool {
+        if t.frame_start && self.target_temporal != self.current_temporal {
+            let up = self.target_temporal > self.current_temporal;
+            if !up || t.id == 0 || t.sync {
+                self.current_temporal = self.target_temporal;
+            }
+        }
+        t.id <= self.current_temporal
     }
 }

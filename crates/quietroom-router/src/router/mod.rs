@@ -114,6 +114,41 @@ struct Layer {
     /// When the layer's last media packet arrived: a browser stops sending its upper layers
     /// when its bandwidth estimate drops, and a subscriber must not wait for one of those.
     last_arrival: Option<Instant>,
+    /// Temporal layers seen in the layer's payload descriptors (highest TID + 1; 0 before
+    /// any TID).
+    temporal_layers: u8,
+}
+
+/// The share of a spatial layer's bitrate its lowest temporal layers take, in percent:
+/// `TEMPORAL_SHARE[n - 1][t]` for layers 0..=t of n (libwebrtc's default VP8 rate split).
+const TEMPORAL_SHARE: [[u64; 4]; 4] = [
+    [100, 100, 100, 100],
+    [60, 100, 100, 100],
+    [40, 60, 100, 100],
+    [25, 40, 60, 100],
+];
+
+/// The highest temporal layer of `layer` that fits in `share` bits/s, with the same
+/// hysteresis as spatial layers: moving above `current` needs `headroom` percent. `u8::MAX`
+/// (all) when the layer has fewer than two temporal layers; at least the base layer.
+fn temporal_fit(layer: &Layer, share: u64, current: u8, headroom: u64) -> u8 {
+    let n = usize::from(layer.temporal_layers.min(4));
+    if n < 2 {
+        return u8::MAX;
+    }
+    let shares = &TEMPORAL_SHARE[n - 1];
+    (1..n)
+        .rev()
+        .find(|&t| {
+            let need = layer.bitrate_bps.saturating_mul(shares[t]) / 100;
+            let need = if t > usize::from(current) {
+                need.saturating_mul(headroom) / 100
+            } else {
+                need
+            };
+            need <= share
+        })
+        .map_or(0, |t| if t + 1 == n { u8::MAX } else { t as u8 })
 }
 
 /// A layer with no packet for this long is taken for paused by its publisher (a browser
@@ -172,6 +207,13 @@ struct Subscription {
     target: Option<usize>,
     max_spatial: u8,
     paused: bool,
+    /// Temporal layers (VP8/VP9 TID): the highest the subscriber asked for, the highest its
+    /// bandwidth allows (within that), and the highest forwarded now. Packets of a higher
+    /// TID are left out, their sequence numbers closed up; the forwarded layer moves down at
+    /// the start of a frame and up at the start of a base-layer or layer-sync frame.
+    max_temporal: u8,
+    target_temporal: u8,
+    current_temporal: u8,
     /// The last forwarded packet's (input, output) timestamps, to translate sender reports.
     last_timestamps: Option<(u32, u32)>,
     /// Sender-report counters of what was forwarded.
@@ -406,6 +448,7 @@ impl<C: MediaCrypto> Router<C> {
                 media_pt: None,
                 nack: video.then(|| NackGenerator::new(self.config.nack_cache_packets)),
                 last_arrival: None,
+                temporal_layers: 0,
             })
             .collect::<Vec<_>>();
         for (index, layer) in layers.iter().enumerate() {
@@ -495,6 +538,9 @@ impl<C: MediaCrypto> Router<C> {
             target: Some(0),
             max_spatial: u8::MAX,
             paused: false,
+            max_temporal: u8::MAX,
+            target_temporal: u8::MAX,
+            current_temporal: u8::MAX,
             last_timestamps: None,
             packets_sent: 0,
             octets_sent: 0,
@@ -576,6 +622,29 @@ impl<C: MediaCrypto> Router<C> {
         {
             sub.max_spatial = max_spatial;
             sub.paused = paused;
+        }
+        self.select_layers(now, subscriber);
+    }
+
+    /// The highest temporal layer (VP8/VP9 TID) `subscriber` wants of `track`: 0 for the base
+    /// layer only (the lowest frame rate), `u8::MAX` (the default) for all. The router moves
+    /// to it at the next frame it can switch on: down at the start of any frame, up at the
+    /// start of a base-layer or layer-sync frame. Packets of higher layers are left out with
+    /// the sequence numbers closed up. The bandwidth estimate may hold the subscriber lower.
+    pub fn set_max_temporal_layer(
+        &mut self,
+        now: Instant,
+        subscriber: ParticipantId,
+        track: TrackId,
+        max_temporal: u8,
+    ) {
+        if let Some(sub) = self
+            .tracks
+            .get_mut(&track)
+            .and_then(|t| t.subscriber_mut(subscriber))
+        {
+            sub.max_temporal = max_temporal;
+            sub.target_temporal = sub.target_temporal.min(max_temporal);
         }
         self.select_layers(now, subscriber);
     }
@@ -689,7 +758,17 @@ impl<C: MediaCrypto> Router<C> {
                 let lowest = (0..layers.len())
                     .filter(|&i| sent(i))
                     .min_by_key(|&i| layers[i].spatial);
-                Some(best.or(lowest).unwrap_or(0))
+                let chosen = best.or(lowest).unwrap_or(0);
+                // A subscriber that cannot afford even that gets fewer of its temporal
+                // layers (a lower frame rate) when it has them.
+                let temporal = match (best, layers.get(chosen)) {
+                    (None, Some(layer)) => {
+                        temporal_fit(layer, share, sub.target_temporal, headroom)
+                    }
+                    _ => u8::MAX,
+                };
+                sub.target_temporal = temporal.min(sub.max_temporal);
+                Some(chosen)
             };
             if target != sub.target {
                 sub.target = target;

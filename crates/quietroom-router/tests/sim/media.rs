@@ -122,34 +122,42 @@ pub(crate) fn audio_track() -> TrackConfig {
 /// own, as libwebrtc does; layer 0 wraps its 15 bits early in every run).
 const PICTURE_ID_BASE: [u16; 3] = [0x7F00, 1_000, 20_000];
 
-/// A layer's picture ID and TL0PICIDX for a frame (every frame is a base-layer picture).
-fn picture_numbers(layer: u8, frame: u64) -> (u16, u8) {
-    let base = PICTURE_ID_BASE[usize::from(layer)];
-    (
-        (u64::from(base) + frame) as u16 & 0x7FFF,
-        (u64::from(layer) * 85 + frame) as u8,
-    )
+/// A layer's picture ID for a frame.
+fn picture_id(layer: u8, frame: u64) -> u16 {
+    (u64::from(PICTURE_ID_BASE[usize::from(layer)]) + frame) as u16 & 0x7FFF
+}
+
+/// libwebrtc's three temporal layers: the TID of the n-th frame after a keyframe.
+const TEMPORAL_PATTERN: [u8; 4] = [0, 2, 1, 2];
+
+/// A frame's place in its layer's temporal structure.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Temporal {
+    pub(crate) tid: u8,
+    /// Layer sync (Y): the frame depends on the base layer only.
+    pub(crate) sync: bool,
+    pub(crate) tl0_pic_idx: u8,
 }
 
 /// A VP8 packet payload: the payload descriptor as libwebrtc writes it (X, I with a 15-bit
-/// picture ID, L with TL0PICIDX; S set on a frame's first packet), then on the first packet
-/// the frame tag (P bit 0 for a keyframe), then the test's own marker — layer, frame number,
-/// packet index and count — then filler up to `len`.
+/// picture ID, L with TL0PICIDX, T with TID and Y; S set on a frame's first packet), then on
+/// the first packet the frame tag (P bit 0 for a keyframe), then the test's own marker —
+/// layer, frame number, packet index and count — then filler up to `len`.
 pub(crate) fn vp8_payload(
     layer: u8,
     frame: u64,
-    index: usize,
-    count: usize,
+    (index, count): (usize, usize),
     keyframe: bool,
+    temporal: Temporal,
     len: usize,
 ) -> Vec<u8> {
     let first = index == 0;
-    let (picture_id, tl0) = picture_numbers(layer, frame);
     let mut p = Vec::with_capacity(len);
     p.push(if first { 0x90 } else { 0x80 });
-    p.push(0xC0);
-    p.extend_from_slice(&(0x8000 | picture_id).to_be_bytes());
-    p.push(tl0);
+    p.push(0xE0);
+    p.extend_from_slice(&(0x8000 | picture_id(layer, frame)).to_be_bytes());
+    p.push(temporal.tl0_pic_idx);
+    p.push((temporal.tid << 6) | if temporal.sync { 0x20 } else { 0 });
     p.push(match (first, keyframe) {
         (true, true) => 0x50,
         (true, false) => 0x31,
@@ -174,20 +182,22 @@ pub(crate) struct Vp8Marker {
     pub(crate) keyframe_start: bool,
     pub(crate) picture_id: u16,
     pub(crate) tl0_pic_idx: u8,
+    pub(crate) tid: u8,
 }
 
 pub(crate) fn read_vp8(payload: &[u8]) -> Vp8Marker {
-    assert!(payload.len() >= 19, "short VP8 payload");
+    assert!(payload.len() >= 20, "short VP8 payload");
     assert_eq!(payload[0] & 0xEF, 0x80, "descriptor first byte");
-    assert_eq!(payload[1], 0xC0, "descriptor extension byte");
+    assert_eq!(payload[1], 0xE0, "descriptor extension byte");
     assert!(payload[2] & 0x80 != 0, "15-bit picture ID");
     Vp8Marker {
-        layer: payload[8],
-        frame: u64::from_be_bytes(payload[9..17].try_into().unwrap()),
-        index: payload[17],
-        keyframe_start: payload[0] & 0x10 != 0 && payload[5] & 0x01 == 0,
+        layer: payload[9],
+        frame: u64::from_be_bytes(payload[10..18].try_into().unwrap()),
+        index: payload[18],
+        keyframe_start: payload[0] & 0x10 != 0 && payload[6] & 0x01 == 0,
         picture_id: u16::from_be_bytes([payload[2] & 0x7F, payload[3]]),
         tl0_pic_idx: payload[4],
+        tid: payload[5] >> 6,
     }
 }
 
@@ -252,6 +262,9 @@ pub(crate) struct Publisher {
     pub(crate) packets_sent: [u32; 3],
     pub(crate) octets_sent: [u32; 3],
     pub(crate) force_keyframe: [bool; 3],
+    /// Per layer: frames since its last keyframe, and its running TL0PICIDX.
+    pub(crate) since_keyframe: [u64; 3],
+    pub(crate) tl0: [u8; 3],
     pub(crate) plis: [u32; 3],
     pub(crate) receiver_reports: u32,
     /// Per layer, every packet sent: (frame, packet index, keyframe).
@@ -294,6 +307,8 @@ impl Publisher {
             packets_sent: [0; 3],
             octets_sent: [0; 3],
             force_keyframe: [false; 3],
+            since_keyframe: [0; 3],
+            tl0: [0, 85, 170],
             plis: [0; 3],
             receiver_reports: 0,
             sent: [Vec::new(), Vec::new(), Vec::new()],
@@ -387,9 +402,24 @@ impl Publisher {
             let periodic = self.periodic_keyframes && frame % KEYFRAME_EVERY == (layer as u64) * 20;
             let keyframe = periodic || std::mem::take(&mut self.force_keyframe[layer]);
             let count = LAYER_PACKETS[layer] * if keyframe { KEYFRAME_FACTOR } else { 1 };
+            if keyframe {
+                self.since_keyframe[layer] = 0;
+            }
+            let position = self.since_keyframe[layer] % 4;
+            self.since_keyframe[layer] += 1;
+            let tid = TEMPORAL_PATTERN[position as usize];
+            if tid == 0 {
+                self.tl0[layer] = self.tl0[layer].wrapping_add(1);
+            }
+            let temporal = Temporal {
+                tid,
+                sync: position == 1 || position == 2,
+                tl0_pic_idx: self.tl0[layer],
+            };
             for index in 0..count {
                 let len = self.rng.range(1000, 1200) as usize - 12;
-                let payload = vp8_payload(layer as u8, frame, index, count, keyframe, len);
+                let payload =
+                    vp8_payload(layer as u8, frame, (index, count), keyframe, temporal, len);
                 let mut header = Header {
                     version: 2,
                     marker: index + 1 == count,

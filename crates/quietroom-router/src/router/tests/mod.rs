@@ -167,3 +167,4 @@ fn pli_count(rtcp: &[Vec<u8>]) -> usize {
 mod feedback;
 mod forwarding;
 mod streams;
+mod temporal;

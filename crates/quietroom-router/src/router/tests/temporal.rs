@@ -1,0 +1,233 @@
+//! Temporal layers: a subscriber gets the VP8 temporal layers it asked for and can afford,
+//! with continuous sequence numbers, switching only where the stream allows it.
+
+use super::*;
+
+const SSRC: u32 = 0x100;
+/// libwebrtc's three-layer pattern: TID of frame n is PATTERN[n % 4].
+const PATTERN: [u8; 4] = [0, 2, 1, 2];
+const PACKETS_PER_FRAME: u16 = 2;
+
+/// The publisher's packets of frame `n` (from 0, a keyframe): libwebrtc's VP8 descriptor (X; I with a
+/// 15-bit picture ID; L with TL0PICIDX; T with TID and Y, set on the frames that depend on the
+/// base layer only), S on the first packet, the marker on the last.
+fn frame(n: u16, keyframe: bool) -> Vec<(Header, Vec<u8>)> {
+    let tid = PATTERN[usize::from(n % 4)];
+    let sync = n % 4 == 1 || n % 4 == 2;
+    let tl0 = (n / 4) as u8;
+    (0..PACKETS_PER_FRAME)
+        .map(|i| {
+            let mut h = header(SSRC, n * PACKETS_PER_FRAME + i, u32::from(n) * 3000);
+            h.marker = i + 1 == PACKETS_PER_FRAME;
+            let [hi, lo] = (0x8000 | n).to_be_bytes();
+            let mut p = vec![
+                if i == 0 { 0x90 } else { 0x80 },
+                0xE0,
+                hi,
+                lo,
+                tl0,
+                (tid << 6) | if sync { 0x20 } else { 0 },
+            ];
+            p.push(if keyframe && i == 0 { 0x00 } else { 0x01 });
+            p.extend_from_slice(&n.to_be_bytes());
+            p.resize(60, 0xCD);
+            (h, p)
+        })
+        .collect()
+}
+
+/// The frame number and TID a forwarded packet carries.
+fn frame_of(p: &Packet) -> (u16, u8) {
+    (
+        u16::from_be_bytes([p.payload[7], p.payload[8]]),
+        p.payload[5] >> 6,
+    )
+}
+
+struct Room {
+    router: Router<SrtpSession>,
+    alice: Client,
+    bob: Client,
+    now: Instant,
+    next: u16,
+    received: Vec<Packet>,
+}
+
+impl Room {
+    fn new() -> Room {
+        let now = Instant::now();
+        let mut router = Router::new(RouterConfig::default());
+        let alice = join(&mut router, 1);
+        let bob = join(&mut router, 2);
+        router
+            .publish(alice.id, TrackId(1), video_track(&[SSRC]))
+            .unwrap();
+        router.subscribe(now, bob.id, TrackId(1), 0xB0B).unwrap();
+        let mut room = Room {
+            router,
+            alice,
+            bob,
+            now,
+            next: 0,
+            received: Vec::new(),
+        };
+        room.send(1, true);
+        room
+    }
+
+    /// Sends `frames` frames (the first a keyframe when `keyframe`), collecting what Bob gets.
+    fn send(&mut self, frames: u16, keyframe: bool) -> Vec<(u16, u8)> {
+        let mut got = Vec::new();
+        for k in 0..frames {
+            self.now += Duration::from_millis(33);
+            for (h, p) in frame(self.next, keyframe && k == 0) {
+                self.alice
+                    .send_rtp(&mut self.router, self.now, h, p)
+                    .unwrap();
+            }
+            self.next += 1;
+            let (rtp_in, _) = self.bob.receive(&drain(&mut self.router));
+            got.extend(rtp_in.iter().map(frame_of));
+            self.received.extend(rtp_in);
+        }
+        got.dedup();
+        got
+    }
+
+    /// Sends the first packet of the next frame only.
+    fn send_first_half(&mut self) -> Vec<(u16, u8)> {
+        self.now += Duration::from_millis(33);
+        let (h, p) = frame(self.next, false).swap_remove(0);
+        self.alice
+            .send_rtp(&mut self.router, self.now, h, p)
+            .unwrap();
+        let (rtp_in, _) = self.bob.receive(&drain(&mut self.router));
+        let got = rtp_in.iter().map(frame_of).collect();
+        self.received.extend(rtp_in);
+        got
+    }
+
+    /// Sends the rest of the frame `send_first_half` began.
+    fn send_second_half(&mut self) -> Vec<(u16, u8)> {
+        let (h, p) = frame(self.next, false).swap_remove(1);
+        self.alice
+            .send_rtp(&mut self.router, self.now, h, p)
+            .unwrap();
+        self.next += 1;
+        let (rtp_in, _) = self.bob.receive(&drain(&mut self.router));
+        let got = rtp_in.iter().map(frame_of).collect();
+        self.received.extend(rtp_in);
+        got
+    }
+
+    /// Everything Bob got has consecutive sequence numbers and picture IDs, and whole frames.
+    fn check_continuity(&self) {
+        for w in self.received.windows(2) {
+            assert_eq!(
+                w[1].header.sequence_number,
+                w[0].header.sequence_number.wrapping_add(1),
+                "a gap between {:?} and {:?}",
+                frame_of(&w[0]),
+                frame_of(&w[1])
+            );
+            let id = |p: &Packet| u16::from_be_bytes([p.payload[2] & 0x7F, p.payload[3]]);
+            let (tl0_a, tl0_b) = (w[0].payload[4], w[1].payload[4]);
+            if frame_of(&w[0]).0 != frame_of(&w[1]).0 {
+                assert!(w[0].header.marker, "frame {:?} cut short", frame_of(&w[0]));
+                // Pictures left out take no picture ID.
+                assert_eq!(
+                    id(&w[1]),
+                    id(&w[0]) + 1,
+                    "picture IDs {:?}",
+                    frame_of(&w[1])
+                );
+                assert!(tl0_b == tl0_a || tl0_b == tl0_a + 1);
+            } else {
+                assert_eq!((id(&w[1]), tl0_b), (id(&w[0]), tl0_a));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_subscriber_gets_the_temporal_layers_it_asks_for() {
+    let mut room = Room::new();
+    // Frames 1 to 8: everything.
+    let all = room.send(8, false);
+    assert_eq!(all.len(), 8);
+
+    // Base layer only, asked for while frame 9 (TID 2) is half sent: the frame is finished,
+    // then only TID 0 frames follow.
+    let first = room.send_first_half();
+    assert_eq!(first, vec![(9, 2)]);
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    assert_eq!(
+        room.send_second_half(),
+        vec![(9, 2)],
+        "frame 9 is completed"
+    );
+    let base = room.send(12, false);
+    assert_eq!(base, vec![(12, 0), (16, 0), (20, 0)]);
+
+    // Up to TID 1, asked for before frame 22 (TID 1): it is a layer-sync frame, so it is
+    // taken at once; TID 2 frames stay out.
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 1);
+    let two = room.send(8, false);
+    assert_eq!(two, vec![(22, 1), (24, 0), (26, 1), (28, 0)]);
+
+    // Everything again, asked for before frame 30 (TID 1, sync): taken there; frame 31
+    // (TID 2) follows.
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    let all = room.send(4, false);
+    assert_eq!(all, vec![(30, 1), (31, 2), (32, 0), (33, 2)]);
+    room.check_continuity();
+}
+
+#[test]
+fn going_up_waits_for_a_frame_that_allows_it() {
+    let mut room = Room::new();
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    assert_eq!(room.send(4, false), vec![(4, 0)]);
+    // Before frame 5 (TID 2, sync): asking for everything switches there.
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    assert_eq!(room.send(4, false), vec![(5, 2), (6, 1), (7, 2), (8, 0)]);
+    // Down to the base layer and up to TID 2 before frame 11 (TID 2, no sync): it waits.
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    assert_eq!(room.send(2, false), Vec::<(u16, u8)>::new());
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    assert_eq!(room.send(2, false), vec![(12, 0)]);
+    room.check_continuity();
+}
+
+#[test]
+fn a_narrow_link_gets_fewer_temporal_layers() {
+    let mut room = Room::new();
+    room.send(4, false); // TIDs 0..=2 seen: three temporal layers.
+    // The layer is 150 kbit/s; the base layer takes 40% of it (60 kbit/s), two layers 60%.
+    room.router
+        .set_bandwidth_estimate(room.now, room.bob.id, 70_000);
+    assert_eq!(room.send(8, false), vec![(8, 0), (12, 0)]);
+    // 100 kbit/s: two layers (90 kbit/s) fit only with the 20% headroom for moving up
+    // (108 kbit/s): not yet.
+    room.router
+        .set_bandwidth_estimate(room.now, room.bob.id, 100_000);
+    assert_eq!(room.send(4, false), vec![(16, 0)]);
+    room.router
+        .set_bandwidth_estimate(room.now, room.bob.id, 110_000);
+    assert_eq!(room.send(4, false), vec![(18, 1), (20, 0)]);
+    // Enough for the whole layer: everything, from the next base or sync frame.
+    room.router
+        .set_bandwidth_estimate(room.now, room.bob.id, 1_000_000);
+    assert_eq!(
+        room.send(4, false),
+        vec![(21, 2), (22, 1), (23, 2), (24, 0)]
+    );
+    room.check_continuity();
+}

@@ -87,6 +87,18 @@ pub fn picture_fields(codec: Codec, payload: &[u8]) -> Option<PictureFields> {
     }
 }
 
+/// [`is_keyframe`] and [`picture_fields`] together, from one read of the payload descriptor
+/// (what the router does with every video packet).
+pub fn inspect(codec: Codec, payload: &[u8]) -> (bool, Option<PictureFields>) {
+    match codec {
+        Codec::Vp8 => vp8::inspect(payload),
+        Codec::Vp9 => vp9::inspect(payload),
+        Codec::H264 | Codec::Av1 | Codec::Opus | Codec::Other => {
+            (is_keyframe(codec, payload), None)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,7 +155,10 @@ mod tests {
         fn never_panics(payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
             for codec in ALL {
                 let _ = is_keyframe(codec, &payload);
-                if let Some(fields) = picture_fields(codec, &payload) {
+                let (key, fields) = inspect(codec, &payload);
+                proptest::prop_assert_eq!(key, is_keyframe(codec, &payload));
+                proptest::prop_assert_eq!(fields, picture_fields(codec, &payload));
+                if let Some(fields) = fields {
                     let mut copy = payload.clone();
                     fields.write(&mut copy, 0x7FFF, 0xFF);
                     proptest::prop_assert_eq!(copy.len(), payload.len());

@@ -12,21 +12,24 @@ pub(super) fn is_keyframe(payload: &[u8]) -> bool {
 }
 
 fn keyframe(payload: &[u8]) -> Option<bool> {
-    let (b0, _, len) = descriptor(payload)?;
-    let start = b0 & 0x10 != 0;
-    let partition = b0 & 0x07;
-    if !start || partition != 0 {
-        return Some(false);
-    }
-    // VP8 payload header: |Size0|H| VER |P|.
-    let header = *payload.get(len)?;
-    Some(header & 0x01 == 0)
+    Some(inspect(payload).0)
 }
 
 /// The picture ID and TL0PICIDX fields of the payload descriptor, if it has either.
 pub(super) fn picture_fields(payload: &[u8]) -> Option<PictureFields> {
     let (_, fields, _) = descriptor(payload)?;
     fields
+}
+
+/// [`is_keyframe`] and [`picture_fields`] from one read of the descriptor.
+pub(super) fn inspect(payload: &[u8]) -> (bool, Option<PictureFields>) {
+    let Some((b0, fields, len)) = descriptor(payload) else {
+        return (false, None);
+    };
+    let start = b0 & 0x10 != 0 && b0 & 0x07 == 0;
+    // VP8 payload header: |Size0|H| VER |P|.
+    let key = start && payload.get(len).is_some_and(|header| header & 0x01 == 0);
+    (key, fields)
 }
 
 /// Reads the payload descriptor: its first byte, its picture fields (`None` when it has

@@ -11,19 +11,24 @@ pub(super) fn is_keyframe(payload: &[u8]) -> bool {
 }
 
 fn keyframe(payload: &[u8]) -> Option<bool> {
-    let d = descriptor(payload)?;
-    let predicted = d.first & 0x40 != 0;
-    let begin = d.first & 0x08 != 0;
-    if predicted || !begin || d.spatial_id != 0 {
-        return Some(false);
-    }
-    // The descriptor must be followed by something for this to be a packet of a frame.
-    Some(payload.len() > d.len)
+    Some(inspect(payload).0)
 }
 
 /// The picture ID and TL0PICIDX fields of the payload descriptor, if it has either.
 pub(super) fn picture_fields(payload: &[u8]) -> Option<PictureFields> {
     descriptor(payload)?.fields
+}
+
+/// [`is_keyframe`] and [`picture_fields`] from one read of the descriptor.
+pub(super) fn inspect(payload: &[u8]) -> (bool, Option<PictureFields>) {
+    let Some(d) = descriptor(payload) else {
+        return (false, None);
+    };
+    let predicted = d.first & 0x40 != 0;
+    let begin = d.first & 0x08 != 0;
+    // The descriptor must be followed by something for this to be a packet of a frame.
+    let key = !predicted && begin && d.spatial_id == 0 && payload.len() > d.len;
+    (key, d.fields)
 }
 
 /// The start of a VP9 payload descriptor, up to the layer indices.

@@ -3,9 +3,10 @@
 
 use crate::codec::PictureFields;
 
-/// Forwarded pictures remembered, for late packets and retransmissions: about 2 s of video
-/// at 30 frames/s. A retransmission of an older picture is not answered.
-const PICTURES: usize = 64;
+/// Changes of the offsets remembered (at layer changes, and where pictures were left out),
+/// for late packets and retransmissions. A retransmission of a picture forwarded before the
+/// oldest of them is not answered.
+const CHANGES: usize = 32;
 
 /// `last_has` and `anchored` bits: which of the two fields.
 const PICTURE_ID: u8 = 1;
@@ -18,21 +19,29 @@ fn present(fields: &PictureFields) -> u8 {
         | (u8::from(fields.tl0_pic_idx().is_some()) * TL0)
 }
 
-/// Whether picture ID `a` is newer than `b`, in the field's width (15 or 7 bits).
+/// The picture ID's modulus minus one: 15 or 7 bits.
 #[inline]
-fn newer(a: u16, b: u16, wide: bool) -> bool {
-    let mask = if wide { 0x7FFF } else { 0x7F };
-    let ahead = a.wrapping_sub(b) & mask;
-    ahead != 0 && ahead <= mask / 2
+fn mask(wide: bool) -> u16 {
+    if wide { 0x7FFF } else { 0x7F }
 }
 
-/// A forwarded picture: what it was, and the numbers the subscriber got for it.
+/// How far picture ID `a` is ahead of `b`, in the field's width; `None` if it is behind.
+#[inline]
+fn ahead(a: u16, b: u16, wide: bool) -> Option<u16> {
+    let mask = mask(wide);
+    let d = a.wrapping_sub(b) & mask;
+    (d <= mask / 2).then_some(d)
+}
+
+/// From input picture ID `from` of layer `source` on, output = input + these offsets (until
+/// the next change).
 #[derive(Clone, Copy, Debug, Default)]
-struct Picture {
+struct Change {
     valid: bool,
     source: u32,
-    in_id: u16,
-    out: PictureRewrite,
+    from: u16,
+    id_offset: u16,
+    tl0_offset: u8,
 }
 
 /// What to write into a forwarded packet's picture ID and TL0PICIDX fields (see
@@ -62,8 +71,9 @@ pub struct PictureRewrite {
 /// * when the forwarded layer changes, the offsets are chosen so that the new layer's first
 ///   picture — the keyframe the router switched on — follows the last picture forwarded
 ///   (picture ID + 1, TL0PICIDX + 1);
-/// * the numbers given to the last 64 pictures are remembered, so a late packet and a
+/// * the last 32 changes of the offsets are remembered, so a late packet and a
 ///   retransmission ([`PictureMunger::for_resend`]) carry the numbers of their picture.
+///   In steady state a packet writes nothing outside the munger's own few fields.
 ///
 /// A field the descriptor has only 7 bits for is written modulo 2^7: continuity then holds
 /// modulo 2^7, which is all such a receiver reads. A publisher that restarts its numbering on
@@ -101,8 +111,15 @@ pub struct PictureMunger {
     /// it has had (the newest value of each is kept).
     last: PictureRewrite,
     last_has: u8,
-    /// Forwarded pictures by input picture ID modulo [`PICTURES`].
-    pictures: Box<[Picture; PICTURES]>,
+    /// Whether a picture was forwarded since the newest change: if not, a picture left out
+    /// amends that change instead of adding one.
+    forwarded_since_change: bool,
+    /// Where the newest change starts (a copy, so that a packet reads nothing outside the
+    /// munger's own fields).
+    newest_change_from: u16,
+    /// Offset changes, the newest at `newest_change`.
+    changes: Box<[Change; CHANGES]>,
+    newest_change: usize,
 }
 
 impl Default for PictureMunger {
@@ -115,7 +132,10 @@ impl Default for PictureMunger {
             newest_in: None,
             last: PictureRewrite::default(),
             last_has: 0,
-            pictures: Box::new([Picture::default(); PICTURES]),
+            forwarded_since_change: false,
+            newest_change_from: 0,
+            changes: Box::new([Change::default(); CHANGES]),
+            newest_change: 0,
         }
     }
 }
@@ -129,6 +149,37 @@ impl PictureMunger {
     /// The numbers for a forwarded packet of layer `source` with `fields`.
     #[inline]
     pub fn map(&mut self, source: u32, fields: &PictureFields) -> PictureRewrite {
+        // The common case, kept small enough to inline: a packet of the current layer with
+        // the fields it had before, of the newest picture or a later one.
+        if self.source == Some(source)
+            && let (Some(id), Some(newest)) = (fields.picture_id(), self.newest_in)
+        {
+            let has = present(fields);
+            let mask = mask(fields.wide_picture_id());
+            let ahead = id.wrapping_sub(newest) & mask;
+            let since_change = id.wrapping_sub(self.newest_change_from) & mask;
+            if self.anchored & has == has && ahead <= mask / 2 && since_change <= mask / 4 {
+                let out = self.apply(fields);
+                if ahead != 0 {
+                    self.newest_in = Some(id);
+                    self.forwarded_since_change = true;
+                    self.last.picture_id = out.picture_id;
+                    if has & TL0 != 0 {
+                        self.last.tl0_pic_idx = out.tl0_pic_idx;
+                    }
+                    self.last_has |= has;
+                }
+                return out;
+            }
+        }
+        self.map_other(source, fields)
+    }
+
+    /// [`PictureMunger::map`] for the rest: another layer, a field seen for the first time,
+    /// a late packet, the first picture, or the newest change about to leave the reach of
+    /// the modular comparisons.
+    #[inline(never)]
+    fn map_other(&mut self, source: u32, fields: &PictureFields) -> PictureRewrite {
         let has = present(fields);
         if self.source != Some(source) || self.anchored & has != has {
             self.anchor(source, fields);
@@ -141,20 +192,24 @@ impl PictureMunger {
             }
             return out;
         };
-        match self.newest_in {
+        let wide = fields.wide_picture_id();
+        match self.newest_in.map(|newest| ahead(id, newest, wide)) {
             // Another packet of the newest picture.
-            Some(newest) if newest == id => self.apply(fields),
-            Some(newest) if !newer(id, newest, fields.wide_picture_id()) => {
-                // A late packet of an older picture: the numbers its picture got, if known.
-                match self.find(source, id) {
-                    Some(p) => p.out,
-                    None => self.picture(source, id, has, fields),
-                }
-            }
+            Some(Some(0)) => self.apply(fields),
+            // A late packet of an older picture: the offsets in force for it.
+            Some(None) => match self.find(source, id, wide) {
+                Some(c) => c.apply(fields),
+                None => self.apply(fields),
+            },
             // The next picture.
             _ => {
                 self.newest_in = Some(id);
-                let out = self.picture(source, id, has, fields);
+                self.forwarded_since_change = true;
+                // Keep the newest change within reach of the modular comparisons.
+                if ahead(id, self.newest_change_from, wide).is_none_or(|d| d > mask(wide) / 4) {
+                    self.push_change(source, id);
+                }
+                let out = self.apply(fields);
                 self.last.picture_id = out.picture_id;
                 self.last_has |= PICTURE_ID;
                 if has & TL0 != 0 {
@@ -177,59 +232,69 @@ impl PictureMunger {
         let Some(id) = fields.picture_id() else {
             return;
         };
+        let wide = fields.wide_picture_id();
         if self
             .newest_in
-            .is_none_or(|newest| newer(id, newest, fields.wide_picture_id()))
+            .is_some_and(|newest| ahead(id, newest, wide).is_none_or(|d| d == 0))
         {
-            self.newest_in = Some(id);
-            self.id_offset = self.id_offset.wrapping_sub(1);
+            return;
+        }
+        self.newest_in = Some(id);
+        self.id_offset = self.id_offset.wrapping_sub(1);
+        if self.forwarded_since_change {
+            self.push_change(source, id);
+        } else {
+            // Only pictures left out since the newest change: it can take the new offset.
+            self.changes[self.newest_change].id_offset = self.id_offset;
         }
     }
 
     /// The numbers a retransmission of a packet of layer `source` with `fields` must carry:
-    /// the ones its picture got. `None` when that picture is no longer remembered (it was
-    /// forwarded before the last 64 pictures) or was never forwarded: the retransmission is
-    /// better left out than sent with numbers that may be wrong.
+    /// the ones its picture got. `None` when the offsets in force for it are no longer
+    /// remembered (it was forwarded before the last 32 changes): the retransmission is better
+    /// left out than sent with numbers that may be wrong.
     pub fn for_resend(&self, source: u32, fields: &PictureFields) -> Option<PictureRewrite> {
         match fields.picture_id() {
-            Some(id) => self.find(source, id).map(|p| p.out),
+            Some(id) => self
+                .find(source, id, fields.wide_picture_id())
+                .map(|c| c.apply(fields)),
             // TL0PICIDX alone: it changes offset only with the layer.
             None => (self.source == Some(source)).then(|| self.apply(fields)),
         }
     }
 
-    /// The numbers of a picture not remembered yet, which it then is.
-    fn picture(&mut self, source: u32, id: u16, has: u8, fields: &PictureFields) -> PictureRewrite {
-        let out = self.apply(fields);
-        if has & PICTURE_ID != 0 {
-            self.pictures[usize::from(id) % PICTURES] = Picture {
-                valid: true,
-                source,
-                in_id: id,
-                out,
-            };
-        }
-        out
+    /// The newest change of `source` at or before input picture `id`.
+    fn find(&self, source: u32, id: u16, wide: bool) -> Option<&Change> {
+        (0..CHANGES)
+            .map(|back| &self.changes[(self.newest_change + CHANGES - back) % CHANGES])
+            .take_while(|c| c.valid)
+            .find(|c| c.source == source && ahead(id, c.from, wide).is_some())
     }
 
-    fn find(&self, source: u32, id: u16) -> Option<&Picture> {
-        let p = &self.pictures[usize::from(id) % PICTURES];
-        (p.valid && p.source == source && p.in_id == id).then_some(p)
+    /// Records that from input picture `from` of `source` on, the current offsets apply.
+    fn push_change(&mut self, source: u32, from: u16) {
+        self.newest_change = (self.newest_change + 1) % CHANGES;
+        self.changes[self.newest_change] = Change {
+            valid: true,
+            source,
+            from,
+            id_offset: self.id_offset,
+            tl0_offset: self.tl0_offset,
+        };
+        self.newest_change_from = from;
+        self.forwarded_since_change = false;
     }
 
     #[inline]
     fn apply(&self, fields: &PictureFields) -> PictureRewrite {
-        PictureRewrite {
-            picture_id: fields
-                .picture_id()
-                .unwrap_or(0)
-                .wrapping_add(self.id_offset)
-                & 0x7FFF,
-            tl0_pic_idx: fields
-                .tl0_pic_idx()
-                .unwrap_or(0)
-                .wrapping_add(self.tl0_offset),
+        Change {
+            valid: true,
+            source: 0,
+            from: 0,
+            id_offset: self.id_offset,
+            tl0_offset: self.tl0_offset,
         }
+        .apply(fields)
     }
 
     /// A packet of another layer than the current one, or with a field the current layer's
@@ -261,6 +326,29 @@ impl PictureMunger {
             if self.last_has & TL0 != 0 {
                 self.tl0_offset = self.last.tl0_pic_idx.wrapping_add(1).wrapping_sub(idx);
             }
+        }
+        // The offsets in force from this picture on (a change the next picture would make
+        // anyway; late packets of the layer before it are not forwarded).
+        match fields.picture_id() {
+            Some(id) => self.push_change(source, id),
+            None => self.forwarded_since_change = true,
+        }
+    }
+}
+
+impl Change {
+    #[inline]
+    fn apply(&self, fields: &PictureFields) -> PictureRewrite {
+        PictureRewrite {
+            picture_id: fields
+                .picture_id()
+                .unwrap_or(0)
+                .wrapping_add(self.id_offset)
+                & 0x7FFF,
+            tl0_pic_idx: fields
+                .tl0_pic_idx()
+                .unwrap_or(0)
+                .wrapping_add(self.tl0_offset),
         }
     }
 }

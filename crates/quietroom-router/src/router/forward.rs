@@ -11,7 +11,7 @@ use super::{
     Kind, POOL_LIMIT, ParticipantId, Router, RouterError, RouterEvent, RouterStats, SENT_HISTORY,
     StreamRef, Transmit,
 };
-use crate::codec::{PictureFields, is_keyframe, picture_fields};
+use crate::codec::{PictureFields, inspect};
 use crate::munger::{PictureRewrite, Rewrite};
 use crate::nack::Arrival;
 use crate::rtp::{self, RtpHeader};
@@ -115,14 +115,14 @@ impl<C: MediaCrypto> Router<C> {
         let mut picture = None;
         let keyframe = match track.config.kind {
             Kind::Video => {
-                picture = picture_fields(track.config.codec, header.payload(packet));
+                let keyframe;
+                (keyframe, picture) = inspect(track.config.codec, header.payload(packet));
                 if let Some(tid) = picture.and_then(|f| f.temporal_id()) {
                     layer.temporal_layers = layer.temporal_layers.max(tid.saturating_add(1));
                 }
                 if let Some(cache) = layer.cache.as_mut() {
                     cache.insert(header.sequence, packet, now);
                 }
-                let keyframe = is_keyframe(track.config.codec, header.payload(packet));
                 if keyframe {
                     layer.keyframe_pending = false;
                 }

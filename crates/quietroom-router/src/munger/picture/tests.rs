@@ -71,7 +71,6 @@ fn left_out_pictures_take_no_number() {
     // Resends carry what their picture got.
     assert_eq!(m.for_resend(1, &vp8(102, 10)).map(ids), Some((101, 10)));
     assert_eq!(m.for_resend(1, &vp8(104, 11)).map(ids), Some((102, 11)));
-    assert_eq!(m.for_resend(1, &vp8(103, 10)), None, "never forwarded");
     // A layer change continues from the last picture forwarded.
     assert_eq!(ids(m.map(2, &vp8(7, 200))), (104, 12));
     // Skipping on a layer that is not the current one does nothing.
@@ -109,25 +108,53 @@ fn a_field_missing_at_the_change_is_anchored_when_it_appears() {
 }
 
 #[test]
-fn resends_older_than_the_remembered_pictures_are_not_answered() {
+fn resends_before_the_remembered_changes_are_not_answered() {
     let mut m = PictureMunger::new();
-    for id in 0..(PICTURES as u16 + 1) {
+    // Steady state, one layer and nothing left out: every picture stays answerable, across
+    // the picture ID's wrap too.
+    for id in 0..40_000u32 {
+        m.map(1, &vp8((id & 0x7FFF) as u16, 0));
+    }
+    let newest = (39_999 & 0x7FFF) as u16;
+    assert_eq!(
+        m.for_resend(1, &vp8(newest - 900, 0)).map(|r| r.picture_id),
+        Some(newest - 900)
+    );
+    // 40 changes: one picture in two left out.
+    let mut m = PictureMunger::new();
+    for id in 0..2000 {
         m.map(1, &vp8(id, 0));
     }
-    assert_eq!(m.for_resend(1, &vp8(0, 0)), None);
-    assert!(m.for_resend(1, &vp8(1, 0)).is_some());
+    for k in 0..40 {
+        let id = 2000 + 2 * k;
+        m.skip(1, &vp8(id, 0));
+        assert_eq!(m.map(1, &vp8(id + 1, 0)).picture_id, 2000 + k);
+    }
     assert_eq!(
-        m.for_resend(2, &vp8(1, 0)),
+        m.for_resend(1, &vp8(1999, 0)),
         None,
-        "another layer's picture 1"
+        "before the oldest change remembered"
+    );
+    assert_eq!(
+        m.for_resend(1, &vp8(2017, 0)).map(|r| r.picture_id),
+        Some(2008)
+    );
+    assert_eq!(
+        m.for_resend(1, &vp8(2079, 0)).map(|r| r.picture_id),
+        Some(2039)
+    );
+    assert_eq!(
+        m.for_resend(2, &vp8(2079, 0)),
+        None,
+        "another layer's picture"
     );
 }
 
 proptest! {
     /// Whatever the layer changes and the pictures left out, each layer's pictures being
     /// consecutive in its own numbering, the subscriber sees consecutive picture IDs and
-    /// TL0PICIDX for the pictures it gets, and a resend of any picture it got within the last
-    /// [`PICTURES`] repeats that picture's numbers (or is not answered).
+    /// TL0PICIDX for the pictures it gets, and a resend of any picture it got repeats that
+    /// picture's numbers (or, before the remembered changes, is not answered).
     #[test]
     fn numbering_stays_continuous(
         starts in proptest::collection::vec((any::<u16>(), any::<u8>()), 3),

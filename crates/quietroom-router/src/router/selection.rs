@@ -1,0 +1,230 @@
+//! Layer selection: which simulcast layer, and how many of its temporal layers, each video
+//! subscription gets — from what the subscriber asked for (highest spatial layer, paused,
+//! highest temporal layer) and from its bandwidth estimate, with hysteresis.
+
+use std::time::Instant;
+
+use quietroom_srtp::MediaCrypto;
+
+use super::{Kind, Layer, ParticipantId, Router, Subscription, Track, TrackId};
+
+/// The share of a spatial layer's bitrate its lowest temporal layers take, in percent:
+/// `TEMPORAL_SHARE[n - 1][t]` for layers 0..=t of n (libwebrtc's default VP8 rate split).
+const TEMPORAL_SHARE: [[u64; 4]; 4] = [
+    [100, 100, 100, 100],
+    [60, 100, 100, 100],
+    [40, 60, 100, 100],
+    [25, 40, 60, 100],
+];
+
+/// The highest temporal layer of `layer` that fits in `share` bits/s, with the same
+/// hysteresis as spatial layers: moving above `current` needs `headroom` percent. `u8::MAX`
+/// (all) when the layer has fewer than two temporal layers; at least the base layer.
+fn temporal_fit(layer: &Layer, share: u64, current: u8, headroom: u64) -> u8 {
+    let n = usize::from(layer.temporal_layers.min(4));
+    if n < 2 {
+        return u8::MAX;
+    }
+    let shares = &TEMPORAL_SHARE[n - 1];
+    (1..n)
+        .rev()
+        .find(|&t| {
+            let need = layer.bitrate_bps.saturating_mul(shares[t]) / 100;
+            let need = if t > usize::from(current) {
+                need.saturating_mul(headroom) / 100
+            } else {
+                need
+            };
+            need <= share
+        })
+        .map_or(0, |t| if t + 1 == n { u8::MAX } else { t as u8 })
+}
+
+impl<C: MediaCrypto> Router<C> {
+    /// What `subscriber` asked for: the highest spatial layer it wants, and whether it paused
+    /// the track.
+    pub fn set_preferences(
+        &mut self,
+        now: Instant,
+        subscriber: ParticipantId,
+        track: TrackId,
+        max_spatial: u8,
+        paused: bool,
+    ) {
+        self.update_subscription(now, subscriber, track, |sub| {
+            sub.max_spatial = max_spatial;
+            sub.paused = paused;
+        });
+    }
+
+    /// The highest temporal layer (VP8/VP9 TID) `subscriber` wants of `track`: 0 for the base
+    /// layer only (the lowest frame rate), `u8::MAX` (the default) for all. The router moves
+    /// to it at the next frame it can switch on: down at the start of any frame, up at the
+    /// start of a base-layer or layer-sync frame. Packets of higher layers are left out with
+    /// the sequence numbers closed up. The bandwidth estimate may hold the subscriber lower.
+    pub fn set_max_temporal_layer(
+        &mut self,
+        now: Instant,
+        subscriber: ParticipantId,
+        track: TrackId,
+        max_temporal: u8,
+    ) {
+        self.update_subscription(now, subscriber, track, |sub| {
+            sub.max_temporal = max_temporal;
+            sub.target_temporal = sub.target_temporal.min(max_temporal);
+        });
+    }
+
+    /// Changes what `subscriber` asked for of `track`, then selects its layers again.
+    fn update_subscription(
+        &mut self,
+        now: Instant,
+        subscriber: ParticipantId,
+        track: TrackId,
+        change: impl FnOnce(&mut Subscription),
+    ) {
+        if let Some(sub) = self
+            .tracks
+            .get_mut(&track)
+            .and_then(|t| t.subscriber_mut(subscriber))
+        {
+            change(sub);
+        }
+        self.select_layers(now, subscriber);
+    }
+
+    /// Sets the bandwidth estimate for what the router sends `participant` (from REMB or
+    /// transport-wide CC feedback, or from the application) and re-selects layers.
+    pub fn set_bandwidth_estimate(&mut self, now: Instant, participant: ParticipantId, bps: u64) {
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.estimate_bps = Some(bps);
+        }
+        self.select_layers(now, participant);
+    }
+
+    /// Re-selects layers for the subscribers of `tracks` that a layer starting or stopping
+    /// concerns: those with a bandwidth estimate (they may move up to a layer that started),
+    /// and those whose target layer stopped. Without an estimate a subscriber otherwise stays
+    /// where it started, on the lowest layer. Each participant is re-selected once, however
+    /// many of the tracks it subscribes to (selection covers all its subscriptions).
+    pub(super) fn reselect(&mut self, now: Instant, tracks: &[TrackId]) {
+        let mut concerned: Vec<ParticipantId> = Vec::new();
+        for t in tracks.iter().filter_map(|id| self.tracks.get(id)) {
+            if t.config.kind != Kind::Video {
+                continue;
+            }
+            concerned.extend(
+                t.subscribers
+                    .iter()
+                    .filter(|s| {
+                        let estimated = self
+                            .participants
+                            .get(&s.id)
+                            .is_some_and(|p| p.estimate_bps.is_some());
+                        let stopped = s
+                            .sub
+                            .target
+                            .and_then(|i| t.layers.get(i))
+                            .is_some_and(|l| !l.active(now));
+                        estimated || stopped
+                    })
+                    .map(|s| s.id),
+            );
+        }
+        concerned.sort_unstable();
+        concerned.dedup();
+        for id in concerned {
+            self.select_layers(now, id);
+        }
+    }
+
+    /// Chooses each video subscription's layer from the participant's bandwidth estimate
+    /// (split evenly across its video subscriptions) and its preferences, with hysteresis:
+    /// moving up needs [`RouterConfig::upgrade_headroom_percent`] above the next layer's
+    /// bitrate; moving down happens as soon as the current one no longer fits.
+    pub(super) fn select_layers(&mut self, now: Instant, participant: ParticipantId) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        let video: Vec<TrackId> = p
+            .subscribed
+            .iter()
+            .copied()
+            .filter(|t| {
+                self.tracks
+                    .get(t)
+                    .is_some_and(|t| t.config.kind == Kind::Video)
+            })
+            .collect();
+        let share = p
+            .estimate_bps
+            .map_or(u64::MAX, |bps| bps / (video.len().max(1) as u64));
+        let headroom = 100 + self.config.upgrade_headroom_percent;
+        let mut requests = Vec::new();
+        for track in video {
+            let Some(t) = self.tracks.get_mut(&track) else {
+                continue;
+            };
+            let Track {
+                layers,
+                subscribers,
+                ..
+            } = t;
+            let Some(sub) = subscribers
+                .iter_mut()
+                .find(|s| s.id == participant)
+                .map(|s| &mut s.sub)
+            else {
+                continue;
+            };
+            let target = if sub.paused {
+                None
+            } else {
+                let current = sub.current.or(sub.target).unwrap_or(0);
+                let fits = |i: usize| {
+                    let need = layers[i].bitrate_bps;
+                    if i > current {
+                        need.saturating_mul(headroom) / 100 <= share
+                    } else {
+                        need <= share
+                    }
+                };
+                // Only layers the publisher is sending, once it sends any: an upper layer a
+                // browser paused must not hold a subscriber waiting for its keyframe.
+                let any_active = layers.iter().any(|l| l.active(now));
+                let sent = |i: usize| !any_active || layers[i].active(now);
+                let wanted = |i: usize| layers[i].spatial <= sub.max_spatial && sent(i);
+                let best = (0..layers.len())
+                    .filter(|&i| wanted(i) && fits(i))
+                    .max_by_key(|&i| layers[i].spatial);
+                // Never below the lowest layer sent: a subscriber that cannot afford it still
+                // gets something, and congestion control upstream will catch up.
+                let lowest = (0..layers.len())
+                    .filter(|&i| sent(i))
+                    .min_by_key(|&i| layers[i].spatial);
+                let chosen = best.or(lowest).unwrap_or(0);
+                // A subscriber that cannot afford even that gets fewer of its temporal
+                // layers (a lower frame rate) when it has them.
+                let temporal = match (best, layers.get(chosen)) {
+                    (None, Some(layer)) => {
+                        temporal_fit(layer, share, sub.target_temporal, headroom)
+                    }
+                    _ => u8::MAX,
+                };
+                sub.target_temporal = temporal.min(sub.max_temporal);
+                Some(chosen)
+            };
+            if target != sub.target {
+                sub.target = target;
+                if let Some(layer) = target
+                    && sub.current != Some(layer)
+                {
+                    requests.push((track, layer));
+                }
+            }
+        }
+        for (track, layer) in requests {
+            self.request_keyframe(now, track, layer);
+        }
+    }
+}

@@ -29,7 +29,9 @@ use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
 
 // Each test crate uses part of the harness.
 #[allow(unused_imports)]
-pub(crate) use observed::{Observed, SentLog, SentVideo, check_picture_numbering};
+pub(crate) use observed::{
+    KeyframeEvent, KeyframeLog, Observed, SentLog, SentVideo, check_picture_numbering,
+};
 
 pub(crate) const VIDEO: TrackId = TrackId(1);
 pub(crate) const OUT_SSRC: u32 = 0x00DD_BA11;
@@ -174,6 +176,8 @@ pub(crate) struct Sfu {
     pub(crate) router: Router<Observed>,
     /// What the router sent the subscriber, from the plaintext it protected.
     pub(crate) sent: SentLog,
+    /// Keyframe requests the router sent publishers, and keyframes that arrived.
+    pub(crate) keyframes: KeyframeLog,
     pub(crate) dropped: Vec<String>,
     /// Loss toward subscribers: every this-many-th media packet on [`OUT_SSRC`] is not sent
     /// (the link loses it), so the subscriber must NACK it and the router resend it.
@@ -224,6 +228,7 @@ impl Sfu {
             legs,
             router: Router::new(RouterConfig::default()),
             sent: SentLog::default(),
+            keyframes: KeyframeLog::default(),
             dropped: Vec::new(),
             lose_every: None,
             media_sent: 0,
@@ -328,7 +333,10 @@ impl Sfu {
                 while let Some(event) = leg.dtls.poll_event() {
                     if let DtlsEvent::Connected { session, .. } = event {
                         self.router
-                            .add_participant(leg.id, Observed::new(*session, self.sent.clone()))
+                            .add_participant(
+                                leg.id,
+                                Observed::new(*session, self.sent.clone(), self.keyframes.clone()),
+                            )
                             .unwrap();
                         leg.connected = true;
                     }

@@ -4,8 +4,9 @@
 //! written against is what lets the test see its output before encryption.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
-use quietroom::router::codec::{Codec, picture_fields};
+use quietroom::router::codec::{Codec, inspect, picture_fields};
 use quietroom::router::rtp::RtpHeader;
 use quietroom::srtp::{Error, MediaCrypto, SrtpSession};
 
@@ -28,16 +29,39 @@ pub(crate) struct SentVideo {
 /// The shared log of [`SentVideo`].
 pub(crate) type SentLog = Arc<Mutex<Vec<SentVideo>>>;
 
+/// Keyframe traffic, to tell why a layer switch did not happen: when the router asked a
+/// publisher for a keyframe (PLI or FIR) of an SSRC, and when a keyframe of an SSRC arrived.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum KeyframeEvent {
+    Requested(u32),
+    Arrived(u32),
+}
+
+/// The shared log of [`KeyframeEvent`]s.
+pub(crate) type KeyframeLog = Arc<Mutex<Vec<(Instant, KeyframeEvent)>>>;
+
 /// An SRTP session that logs the video packets it protects on [`OUT_SSRC`] and
-/// [`OUT_RTX_SSRC`].
+/// [`OUT_RTX_SSRC`], and the keyframe requests it protects and keyframes it unprotects.
 pub(crate) struct Observed {
     session: SrtpSession,
     log: SentLog,
+    keyframes: KeyframeLog,
 }
 
 impl Observed {
-    pub(crate) fn new(session: SrtpSession, log: SentLog) -> Self {
-        Observed { session, log }
+    pub(crate) fn new(session: SrtpSession, log: SentLog, keyframes: KeyframeLog) -> Self {
+        Observed {
+            session,
+            log,
+            keyframes,
+        }
+    }
+
+    fn keyframe_event(&self, event: KeyframeEvent) {
+        self.keyframes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((Instant::now(), event));
     }
 
     fn record(&self, packet: &[u8]) {
@@ -79,10 +103,31 @@ impl MediaCrypto for Observed {
     }
 
     fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        self.session.unprotect_rtp(buf)
+        let n = self.session.unprotect_rtp(buf)?;
+        if let Ok(header) = RtpHeader::parse(&buf[..n])
+            && inspect(Codec::Vp8, header.payload(&buf[..n])).0
+        {
+            self.keyframe_event(KeyframeEvent::Arrived(header.ssrc));
+        }
+        Ok(n)
     }
 
     fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, Error> {
+        // PLI (RFC 4585) and FIR (RFC 5104) in the compound packet: media SSRC at offset 8
+        // (FIR: the SSRC of its first FCI entry, at 12).
+        let mut rest = &buf[..len];
+        while let [b0, pt, l0, l1, ..] = *rest {
+            let size = (usize::from(u16::from_be_bytes([l0, l1])) + 1) * 4;
+            let (fmt, media_at) = (b0 & 0x1F, if b0 & 0x1F == 4 { 12 } else { 8 });
+            if pt == 206
+                && (fmt == 1 || fmt == 4)
+                && let Some(ssrc) = rest.get(media_at..media_at + 4)
+            {
+                let ssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]);
+                self.keyframe_event(KeyframeEvent::Requested(ssrc));
+            }
+            rest = rest.get(size..).unwrap_or_default();
+        }
         self.session.protect_rtcp(buf, len)
     }
 

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use super::participants::Participants;
 use super::{
     Kind, POOL_LIMIT, ParticipantId, Router, RouterError, RouterEvent, RouterStats, SENT_HISTORY,
-    StreamRef, Transmit,
+    StreamRef, TrackId, Transmit,
 };
 use crate::codec::{PictureFields, inspect};
 use crate::munger::{PictureRewrite, Rewrite};
@@ -54,6 +54,18 @@ impl<C: MediaCrypto> Router<C> {
         if learned && !stream.rtx {
             self.layer_learned(now, stream, header.ssrc);
         }
+        // Every packet that arrived counts for the publisher's congestion control, bandwidth
+        // probes (RTX padding) included: left out of the feedback they would read as lost.
+        if let Some(seq) = self
+            .tracks
+            .get(&stream.track)
+            .and_then(|t| t.config.extensions.transport_cc)
+            .and_then(|id| header.extension(packet, id))
+            .and_then(rtp::transport_sequence)
+            && let Some(p) = self.participants.get_mut(&from)
+        {
+            p.twcc.record(seq, now);
+        }
         let (track_id, index) = (stream.track, stream.layer);
         let (packet, header) = if stream.rtx {
             match self.unwrap_rtx(stream, &header, packet)? {
@@ -86,16 +98,6 @@ impl<C: MediaCrypto> Router<C> {
         let Some(track) = tracks.get_mut(&track_id) else {
             return Err(RouterError::Unknown("track"));
         };
-        if let Some(seq) = track
-            .config
-            .extensions
-            .transport_cc
-            .and_then(|id| header.extension(packet, id))
-            .and_then(rtp::transport_sequence)
-            && let Some(p) = participants.get_mut(&from)
-        {
-            p.twcc.record(seq, now);
-        }
         let rtx_negotiated = track.config.rtx_payload_type.is_some();
         let layer = &mut track.layers[index];
         layer.stats.record(now, header.sequence, header.timestamp);
@@ -110,6 +112,17 @@ impl<C: MediaCrypto> Router<C> {
         }
         if !stream.rtx {
             layer.media_pt = Some(header.payload_type);
+        }
+        if header.payload_len == 0 {
+            // Padding only (a bandwidth probe on the media SSRC): not forwarded, and each
+            // subscriber's sequence numbers close over it.
+            for s in &mut track.subscribers {
+                if s.sub.current == Some(index) {
+                    s.sub.munger.skip(header.ssrc, header.sequence);
+                }
+            }
+            self.after_arrival(now, track_id, index, uplink, resumed);
+            return Ok(());
         }
         let clock_rate = track.config.clock_rate;
         let mut picture = None;
@@ -220,6 +233,20 @@ impl<C: MediaCrypto> Router<C> {
             }
         }
         out.send(participants, transmits, pool, egress, stats);
+        self.after_arrival(now, track_id, index, uplink, resumed);
+        Ok(())
+    }
+
+    /// What a packet's arrival on layer `index` of `track_id` calls for once it is handled:
+    /// repair of the publisher's uplink, and a new selection when the layer (re)started.
+    fn after_arrival(
+        &mut self,
+        now: Instant,
+        track_id: TrackId,
+        index: usize,
+        uplink: Arrival,
+        resumed: bool,
+    ) {
         match uplink {
             Arrival::Gap => self.nack_publisher(now, track_id, index),
             Arrival::TooManyLost => self.request_keyframe(now, track_id, index),
@@ -229,7 +256,6 @@ impl<C: MediaCrypto> Router<C> {
             // A layer (re)started: subscribers may move up to it.
             self.reselect(now, &[track_id]);
         }
-        Ok(())
     }
 
     /// Catches up with a layer whose SSRC was just learned (RID or MID): audio subscribers,

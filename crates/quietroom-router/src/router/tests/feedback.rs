@@ -358,3 +358,86 @@ fn uplink_loss_is_nacked_and_repaired_over_rtx() {
     assert!(nacked(&rtcp, 0x100).is_empty());
     assert_eq!(pli_count(&rtcp), 1);
 }
+
+#[test]
+fn bandwidth_probes_count_for_congestion_control_and_are_not_forwarded() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    let mut track = video_track(&[0x100]);
+    track.layers[0].rtx_ssrc = Some(0x101);
+    track.extensions.transport_cc = Some(3);
+    router.publish(alice.id, TrackId(1), track).unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    drain(&mut router);
+    let twcc = |h: &mut Header, n: u16| {
+        h.set_extension(3, Bytes::from(n.to_be_bytes().to_vec()))
+            .unwrap();
+    };
+    // A packet of padding only: the header (P set), then `n` bytes, the last one `n`.
+    let padding_only = |alice: &mut Client, router: &mut Router<SrtpSession>, h, n: u8, at| {
+        let mut buf = Packet {
+            header: h,
+            payload: Bytes::new(),
+        }
+        .marshal()
+        .unwrap()
+        .to_vec();
+        buf[0] |= 0x20;
+        buf.extend(std::iter::repeat_n(0, usize::from(n) - 1));
+        buf.push(n);
+        let len = buf.len();
+        buf.resize(len + 16, 0);
+        let m = alice.session.protect_rtp(&mut buf, len).unwrap();
+        router.handle_rtp(at, alice.id, &mut buf[..m]).unwrap();
+    };
+    // Media 10 (a keyframe), then probes as libwebrtc sends them: RTX padding (no original
+    // sequence number, only padding), and padding on the media SSRC itself (11); media 12.
+    let mut h = header(0x100, 10, 0);
+    twcc(&mut h, 200);
+    alice.send_rtp(&mut router, ms(0), h, vp8(true, 1)).unwrap();
+    for (i, n) in (201..204).enumerate() {
+        let mut h = Header {
+            payload_type: 97,
+            ..header(0x101, 50 + i as u16, 0)
+        };
+        twcc(&mut h, n);
+        padding_only(&mut alice, &mut router, h, 255, ms(1));
+    }
+    let mut h = header(0x100, 11, 0);
+    twcc(&mut h, 204);
+    padding_only(&mut alice, &mut router, h, 100, ms(2));
+    let mut h = header(0x100, 12, 3000);
+    twcc(&mut h, 205);
+    alice
+        .send_rtp(&mut router, ms(3), h, vp8(false, 2))
+        .unwrap();
+
+    // Bob gets the two media packets, with consecutive sequence numbers.
+    let out = drain(&mut router);
+    let (forwarded, _) = bob.receive(&out);
+    let seqs: Vec<u16> = forwarded.iter().map(|p| p.header.sequence_number).collect();
+    assert_eq!(seqs.len(), 2, "probes are not forwarded");
+    assert_eq!(
+        seqs[1],
+        seqs[0].wrapping_add(1),
+        "no gap where the probe was"
+    );
+    // Alice's congestion control hears of every packet, probes included.
+    router.handle_timeout(ms(200));
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    let reported: Vec<u16> = rtcp
+        .iter()
+        .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+        .filter_map(|f| match f {
+            crate::rtcp::Feedback::TransportCc { packets, .. } => Some(packets),
+            _ => None,
+        })
+        .flatten()
+        .filter(|(_, arrival)| arrival.is_some())
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(reported, (200..206).collect::<Vec<u16>>());
+}

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example turn_server -- --listen 127.0.0.1:3478 --realm example.org \
 //!     --user alice:correct-horse --auth-secret SECRET [--tls-listen ADDR --cert F --key F] \
-//!     [--allow-peer CIDR]... [--deny-peer CIDR]...
+//!     [--allow-peer CIDR]... [--deny-peer CIDR]... [--alternate-server ADDR]...
 //! ```
 //!
 //! Runs until Ctrl-C, then shuts down gracefully (every allocation ended, relay sockets
@@ -85,6 +85,16 @@ struct Args {
     /// Relay bandwidth per allocation, each way, in bytes per second.
     #[arg(long, value_name = "BYTES_PER_SEC")]
     bandwidth: Option<u64>,
+
+    /// Send new allocations to this server instead (300 Try Alternate; repeatable: one IPv4
+    /// and one IPv6 address). Existing allocations are still served.
+    #[arg(long = "alternate-server", value_name = "ADDR")]
+    alternate_server: Vec<SocketAddr>,
+
+    /// ALTERNATE-DOMAIN for clients redirected from a TLS listener: the name on the
+    /// alternate server's certificate.
+    #[arg(long, value_name = "NAME")]
+    alternate_domain: Option<String>,
 
     /// More logging (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -183,6 +193,8 @@ fn run(args: &Args) -> Result<(), TurnError> {
         config.max_allocations_per_user = n;
     }
     config.bandwidth_per_allocation = args.bandwidth;
+    config.alternate_servers = args.alternate_server.clone();
+    config.alternate_domain = args.alternate_domain.clone();
     let mut policy = DefaultPeerPolicy::new();
     for cidr in &args.allow_peer {
         policy.allow(*cidr);

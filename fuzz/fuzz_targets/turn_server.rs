@@ -1,5 +1,5 @@
 //! The TURN server core fed arbitrary datagrams: from clients over UDP and TCP, and from
-//! peers on a relay address, with time advancing. It must never panic, and nothing may be
+//! peers on a relay address, with time advancing and the alternate server switched on and off. It must never panic, and nothing may be
 //! relayed without an allocation.
 #![no_main]
 
@@ -38,6 +38,11 @@ fuzz_target!(|data: &[u8]| {
         let (datagram, next) = tail.split_at(usize::from(*len).min(tail.len()));
         rest = next;
         now += Duration::from_millis(u64::from(selector >> 3) * 50);
+        // Draining or not: new allocations redirected to an alternate server.
+        if selector & 4 != 0 {
+            let alternates = if len & 1 == 0 { Vec::new() } else { vec!["198.51.100.7:3478".parse().expect("literal")] };
+            server.set_alternate_servers(alternates);
+        }
         match selector % 3 {
             0 => server.handle_client(now, udp, datagram),
             1 => server.handle_client(now, tcp, datagram),

@@ -13,6 +13,9 @@
 //!   [`server::RelayProvider`].
 //! - `driver` (feature `tokio`): UDP, TCP and TLS listeners, relay sockets and graceful
 //!   shutdown around the core; `examples/turn_server.rs` is a server built on it.
+//! - Draining: with alternate servers set ([`server::ServerConfig::alternate_servers`], or at
+//!   run time), new allocations are sent elsewhere with 300 Try Alternate while existing
+//!   ones are served until they end.
 //!
 //! The codec on its own — a Binding success response, built and read back:
 //!

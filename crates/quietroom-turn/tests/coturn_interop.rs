@@ -545,3 +545,58 @@ fn wrong_password_is_refused() {
     assert_eq!(stats.relayed_to_peers, 0, "{context}");
     assert_eq!(stats.relayed_to_clients, 0, "{context}");
 }
+
+/// A server being drained sends new allocations to another one (300 Try Alternate with
+/// ALTERNATE-SERVER, set at run time through [`Running::set_alternate_servers`]); uclient
+/// follows the redirect and relays through the alternate with nothing lost.
+#[test]
+fn redirect_to_an_alternate_server() {
+    let name = "redirect_to_an_alternate_server";
+    let Some((uclient, peer_tool)) = coturn_tools(name) else {
+        return;
+    };
+    let (peer, peer_port) = start_peer(&peer_tool);
+    let alternate = start_server(Listen::Udp, Creds::Static(USER_P), 24_700..=24_799);
+    let draining = start_server(Listen::Udp, Creds::Static(USER_P), 24_800..=24_899);
+    let to = SocketAddr::new(LOCALHOST, server_port(&alternate, Listen::Udp));
+    draining.set_alternate_servers(vec![to]).unwrap();
+    // The list reaches the server thread through a channel: give it a moment.
+    thread::sleep(Duration::from_millis(100));
+
+    let port = server_port(&draining, Listen::Udp);
+    let command = uclient_command(&uclient, &["-u", "u", "-w", "p"], &[], port, peer_port);
+    let line = describe(&command);
+    let (status, output) =
+        Guarded::spawn(command, "turnutils_uclient").wait_output(UCLIENT_DEADLINE);
+    let (drained, served) = (draining.stats(), alternate.stats());
+    drop(peer);
+    draining.shutdown().expect("clean shutdown");
+    alternate.shutdown().expect("clean shutdown");
+    let context = format!(
+        "{name}: `{line}` exited with {status:?}\ndraining server: {drained:?}\nalternate: \
+         {served:?}\n--- uclient output ---\n{output}"
+    );
+    let status = status.unwrap_or_else(|| panic!("uclient timed out\n{context}"));
+    assert!(status.success(), "uclient failed\n{context}");
+    assert!(output.contains("300"), "uclient was redirected\n{context}");
+    let report =
+        parse_report(&output).unwrap_or_else(|| panic!("no totals in uclient output\n{context}"));
+    let expected = MESSAGES * SESSIONS.parse::<u64>().unwrap();
+    assert_eq!(
+        (report.sent, report.received, report.lost),
+        (expected, expected, 0),
+        "{context}"
+    );
+    // uclient asks once, then uses the alternate for every allocation.
+    assert!(drained.redirected >= 1, "{context}");
+    assert_eq!(
+        drained.relayed_to_peers + drained.relayed_to_clients,
+        0,
+        "{context}"
+    );
+    assert!(
+        served.relayed_to_peers >= expected && served.relayed_to_clients >= expected,
+        "{context}"
+    );
+    eprintln!("{name}: {report:?}, draining {drained:?}, alternate {served:?}");
+}

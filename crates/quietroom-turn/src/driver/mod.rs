@@ -127,6 +127,8 @@ pub struct Running {
     tcp: Vec<SocketAddr>,
     tls: Vec<SocketAddr>,
     stats: Arc<Mutex<ServerStats>>,
+    /// New alternate-server lists for the server thread.
+    alternates: mpsc::UnboundedSender<Vec<SocketAddr>>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), TurnError>>>,
 }
@@ -150,6 +152,20 @@ impl Running {
     /// A snapshot of the server's counters.
     pub fn stats(&self) -> ServerStats {
         *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends new allocations to `alternates` from now on (300 Try Alternate), or, with an
+    /// empty list, serves them here again; see
+    /// [`ServerConfig::alternate_servers`](crate::server::ServerConfig::alternate_servers).
+    /// Existing allocations stay: this drains a server before it is taken out of service.
+    ///
+    /// # Errors
+    ///
+    /// [`TurnError::Io`] if the server thread has stopped.
+    pub fn set_alternate_servers(&self, alternates: Vec<SocketAddr>) -> Result<(), TurnError> {
+        self.alternates
+            .send(alternates)
+            .map_err(|_| TurnError::Io("the TURN server thread has stopped".into()))
     }
 
     /// Stops gracefully: closes the listeners, ends every allocation (closing its relay
@@ -274,6 +290,7 @@ pub fn spawn(
         .map_or(0, |d| d.as_secs());
 
     let stats = Arc::new(Mutex::new(ServerStats::default()));
+    let (alternates, alternates_rx) = mpsc::unbounded_channel();
     let setup = Setup {
         config,
         credentials,
@@ -287,6 +304,7 @@ pub fn spawn(
         tls_acceptor,
         max_connections: driver.max_connections,
         stats: Arc::clone(&stats),
+        alternates: alternates_rx,
     };
     let (stop_tx, stop_rx) = oneshot::channel();
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
@@ -311,6 +329,7 @@ pub fn spawn(
         tcp: tcp_addrs,
         tls: tls_addrs,
         stats,
+        alternates,
         stop: Some(stop_tx),
         thread: Some(thread),
     })
@@ -351,6 +370,7 @@ struct Setup {
     tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
     max_connections: usize,
     stats: Arc<Mutex<ServerStats>>,
+    alternates: mpsc::UnboundedReceiver<Vec<SocketAddr>>,
 }
 
 /// A relay socket and its receive task.
@@ -560,6 +580,7 @@ async fn serve(
         tls_acceptor,
         max_connections,
         stats,
+        mut alternates,
     } = setup;
 
     let mut udp_sockets = Vec::with_capacity(udp.len());
@@ -632,6 +653,13 @@ async fn serve(
         )));
     }
     tasks.push(tokio::task::spawn_local(timer(Rc::clone(&shared))));
+    let control = Rc::clone(&shared);
+    tasks.push(tokio::task::spawn_local(async move {
+        while let Some(list) = alternates.recv().await {
+            tracing::info!(alternates = ?list, "alternate servers set");
+            control.core.borrow_mut().set_alternate_servers(list);
+        }
+    }));
     let _ = ready.send(Ok(()));
 
     // Stop when asked, or when the handle is gone.

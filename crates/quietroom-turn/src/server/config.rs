@@ -61,6 +61,19 @@ pub struct ServerConfig {
     /// How responses to UDP sources that have not yet proven they receive at their address
     /// are limited in size (all of them are also rate-limited per source IP).
     pub amplification: Amplification,
+    /// Where new allocations go instead (300 Try Alternate with ALTERNATE-SERVER, RFC 8489
+    /// §10, RFC 8656 §7.2): at most one address per family; a client is sent to the one of
+    /// its own address's family, and served here when there is none. Empty (the default)
+    /// redirects nothing. Only authenticated Allocate requests that would create an
+    /// allocation are redirected — existing allocations, and every other request, are
+    /// served — so setting it on a running server ([`Server::set_alternate_servers`])
+    /// drains it.
+    ///
+    /// [`Server::set_alternate_servers`]: super::Server::set_alternate_servers
+    pub alternate_servers: Vec<SocketAddr>,
+    /// ALTERNATE-DOMAIN sent with a redirect of a client that came over TLS (RFC 8489
+    /// §14.16): the name the client checks the alternate server's certificate against.
+    pub alternate_domain: Option<String>,
 }
 
 /// Limits on what an unverified UDP source (one that has not yet returned a valid nonce, so
@@ -104,6 +117,8 @@ impl ServerConfig {
             password_algorithms: true,
             rfc5766_channels: true,
             amplification: Amplification::ChallengeExempt,
+            alternate_servers: Vec::new(),
+            alternate_domain: None,
         }
     }
 }

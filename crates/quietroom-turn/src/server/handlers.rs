@@ -72,6 +72,7 @@ enum ReplyKind {
 
 fn reason(code: u16) -> &'static str {
     match code {
+        300 => "Try Alternate",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -341,6 +342,36 @@ impl Server {
             } else {
                 self.fail(ctx, &auth, 437);
             }
+            return;
+        }
+        if let Some(&alternate) = self
+            .config
+            .alternate_servers
+            .iter()
+            .find(|a| a.is_ipv4() == ctx.tuple.client.is_ipv4())
+        {
+            // RFC 8489 §10: only to an authenticated request, with integrity, so an on-path
+            // attacker cannot forge the redirect.
+            self.stats.redirected += 1;
+            let domain = self
+                .config
+                .alternate_domain
+                .clone()
+                .filter(|_| ctx.tuple.transport == super::Transport::Tls);
+            self.reply(
+                ctx,
+                Some(&auth),
+                true,
+                Class::Error,
+                ReplyKind::Other,
+                |b| {
+                    b.add_error_code(300, reason(300))
+                        .add_address(attr::ALTERNATE_SERVER, alternate);
+                    if let Some(domain) = &domain {
+                        b.add_str(attr::ALTERNATE_DOMAIN, domain);
+                    }
+                },
+            );
             return;
         }
         let parsed = (

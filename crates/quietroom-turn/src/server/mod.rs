@@ -185,6 +185,8 @@ pub struct ServerStats {
     pub amplification_dropped: u64,
     /// Inputs that were neither STUN nor ChannelData, or failed to parse.
     pub malformed: u64,
+    /// Allocate requests sent to an alternate server (300 Try Alternate).
+    pub redirected: u64,
 }
 
 /// The TURN/STUN server core. See the [module documentation](self).
@@ -266,6 +268,13 @@ impl Server {
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// Sends new allocations to `alternates` from now on (see
+    /// [`ServerConfig::alternate_servers`]); an empty list serves them here again. Existing
+    /// allocations stay, so a server being taken out of service drains as they end.
+    pub fn set_alternate_servers(&mut self, alternates: Vec<SocketAddr>) {
+        self.config.alternate_servers = alternates;
     }
 
     /// Counters since start.

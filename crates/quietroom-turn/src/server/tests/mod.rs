@@ -488,3 +488,64 @@ fn allocations_expire() {
 }
 
 mod relay;
+
+#[test]
+fn new_allocations_are_redirected_to_an_alternate_server() {
+    let mut config = config();
+    config.alternate_servers = vec![addr("198.51.100.7:3478"), addr("[2001:db8::7]:3478")];
+    config.alternate_domain = Some("turn2.example.org".into());
+    let mut h = harness_with(config, &[RELAY_V4, RELAY_V6]);
+    let alternate = |a: &Answer| a.msg().address(attr::ALTERNATE_SERVER).unwrap();
+    let domain = |a: &Answer| {
+        a.msg()
+            .get(attr::ALTERNATE_DOMAIN)
+            .map(|d| d.value.to_vec())
+    };
+
+    // Challenged first, like any request; then 300 with the alternate of the client's family
+    // (integrity checked by `authenticated`), and no allocation.
+    let t4 = udp("203.0.113.9:40000");
+    let a = h.allocate(t4, "alice");
+    assert_eq!((a.class, a.code), (Class::Error, Some(300)));
+    assert_eq!(alternate(&a), Some(addr("198.51.100.7:3478")));
+    assert_eq!(domain(&a), None, "ALTERNATE-DOMAIN only for TLS");
+    let t6 = FiveTuple {
+        client: addr("[2001:db8:1::9]:40000"),
+        ..udp("203.0.113.9:40000")
+    };
+    assert_eq!(
+        alternate(&h.allocate(t6, "alice")),
+        Some(addr("[2001:db8::7]:3478"))
+    );
+    let tls = FiveTuple {
+        transport: Transport::Tls,
+        ..udp("203.0.113.10:40000")
+    };
+    let a = h.allocate(tls, "bob");
+    assert_eq!(domain(&a), Some(b"turn2.example.org".to_vec()));
+    assert_eq!(h.server.allocation_count(), 0);
+    assert_eq!(h.server.stats().redirected, 3);
+    // Wrong credentials get 401, not the redirect.
+    assert_eq!(
+        h.request(t4, Method::ALLOCATE, "alice", "wrong", &|b| {
+            b.add_requested_transport(17);
+        })
+        .code,
+        Some(401)
+    );
+
+    // Draining a running server: existing allocations stay and are served, new ones go.
+    h.server.set_alternate_servers(Vec::new());
+    let t = udp("203.0.113.11:40000");
+    assert_eq!(h.allocate(t, "alice").class, Class::Success);
+    h.server
+        .set_alternate_servers(vec![addr("198.51.100.8:3478")]);
+    let r = h.request(t, Method::REFRESH, "alice", "secret", &|_| {});
+    assert_eq!(r.class, Class::Success);
+    let a = h.allocate(udp("203.0.113.12:40000"), "bob");
+    assert_eq!(alternate(&a), Some(addr("198.51.100.8:3478")));
+    // No alternate of the client's family: served here.
+    let a = h.allocate(t6, "bob");
+    assert_eq!(a.class, Class::Success, "code {:?}", a.code);
+    assert_eq!(h.server.allocation_count(), 2);
+}

@@ -6,10 +6,14 @@ use std::time::{Duration, Instant};
 use quietroom_srtp::MediaCrypto;
 
 use super::{ParticipantId, ROUTER_SSRC, Router, RouterError, RouterEvent, SENT_HISTORY, Transmit};
+
+/// How fast a congestion cap rises while the transport-wide CC feedback is clear: this
+/// fraction of itself per second (GCC's multiplicative increase is 8 %).
+const CAP_GROWTH_PER_SECOND: f64 = 0.08;
 use crate::codec::{Codec, PictureFields, picture_fields};
 use crate::munger::PictureRewrite;
 use crate::nack::NackGenerator;
-use crate::rtcp::{self, Feedback};
+use crate::rtcp::{self, Feedback, PathSignal};
 
 /// The round trip assumed until one is measured.
 const DEFAULT_RTT: Duration = Duration::from_millis(100);
@@ -102,20 +106,34 @@ impl<C: MediaCrypto> Router<C> {
 
     /// Re-selects `participant`'s layers from its REMB and transport-wide CC feedback.
     ///
-    /// The transport-wide estimate is derived from what was acknowledged, so it only ever
-    /// tracks the rate already sent; it is used to move *down* when the feedback shows
-    /// congestion (more than 2% loss), never as a cap that would stop a layer going up.
-    /// Moving up follows REMB.
+    /// The transport-wide estimate is derived from what was acknowledged, so it only tracks
+    /// the rate already sent: it sets a cap when the feedback shows congestion (loss above
+    /// 10 % or growing queuing delay), the cap holds while loss is 2–10 %, and it rises by
+    /// [`CAP_GROWTH_PER_SECOND`] of itself a second while the feedback is clear — so a
+    /// subscriber moved down by a congestion episode climbs back a layer at a time, each
+    /// step a test of the path, as GCC's increase does. Without a cap, REMB decides;
+    /// without either, the estimate last given stays.
     fn update_estimate(&mut self, now: Instant, participant: ParticipantId) {
-        let estimate = self.participants.get(&participant).and_then(|p| {
-            let remb = p.bandwidth.remb_bps();
-            let congested = p.bandwidth.loss_fraction().is_some_and(|loss| loss > 0.02);
-            let twcc = p.bandwidth.twcc_estimate_bps().filter(|_| congested);
-            match (remb, twcc) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        p.congestion_cap = match (p.bandwidth.path_signal(), p.congestion_cap) {
+            (Some(PathSignal::Congested), _) => {
+                p.bandwidth.twcc_estimate_bps().map(|bps| (bps, now))
             }
-        });
+            (Some(PathSignal::Clear), Some((cap, since))) => {
+                let secs = now.saturating_duration_since(since).as_secs_f64();
+                let grown = cap as f64 * (1.0 + CAP_GROWTH_PER_SECOND * secs);
+                Some((grown.min(u64::MAX as f64) as u64, now))
+            }
+            (_, held) => held,
+        };
+        let remb = p.bandwidth.remb_bps();
+        let cap = p.congestion_cap.map(|(bps, _)| bps);
+        let estimate = match (remb, cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(bps) = estimate {
             self.set_bandwidth_estimate(now, participant, bps);
         }

@@ -233,6 +233,9 @@ struct Participant<C> {
     twcc: TwccRecorder,
     /// REMB and transport-wide CC feedback about what the router sends this participant.
     bandwidth: BandwidthEstimate,
+    /// A cap from congestion its transport-wide CC feedback showed, and when it last moved;
+    /// it rises again while the feedback is clear.
+    congestion_cap: Option<(u64, Instant)>,
     /// The next transport-wide sequence number of what the router sends this participant,
     /// and what was sent under each recent one: (sequence, time, bytes).
     twcc_out_seq: u16,
@@ -330,6 +333,7 @@ impl<C: MediaCrypto> Router<C> {
                 estimate_bps: None,
                 twcc: TwccRecorder::with_interval(self.config.twcc_interval),
                 bandwidth: BandwidthEstimate::new(),
+                congestion_cap: None,
                 twcc_out_seq: 0,
                 twcc_sent: vec![None; SENT_HISTORY].into_boxed_slice(),
                 sr_sent: [None; 8],

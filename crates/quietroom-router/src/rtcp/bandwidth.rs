@@ -12,6 +12,10 @@
 //! * else, loss below 2 %: estimate = max(estimate, acked × 1.08);
 //! * else (2–10 % loss): hold.
 //!
+//! Each feedback also gives a [`PathSignal`] (congested, hold, clear) from the same loss and
+//! delay thresholds; the router caps a subscriber on congestion and lifts the cap gradually
+//! while the path is clear (`router/feedback.rs`).
+//!
 //! It is an estimate, not GCC: no Kalman/trendline filter, no probing, no pacing.
 
 use std::collections::VecDeque;
@@ -39,6 +43,18 @@ const DELAY_BACKOFF: f64 = 0.85;
 /// Shortest span the acked bitrate is computed over while the window is still filling.
 pub const MIN_SPAN: Duration = Duration::from_millis(50);
 
+/// What the latest transport-cc feedback says about the path (GCC's three states, from
+/// loss and queuing delay alone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathSignal {
+    /// Loss above 10 %, or queuing delay grew by more than [`DELAY_OVERUSE`]: send less.
+    Congested,
+    /// Loss between 2 % and 10 %: keep the rate.
+    Hold,
+    /// Loss below 2 % and no delay growth: the rate may grow.
+    Clear,
+}
+
 /// REMB- and transport-cc-based bandwidth estimate for one subscriber. Bounded: at most
 /// [`MAX_WINDOW_PACKETS`] acked packets are remembered.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +66,7 @@ pub struct BandwidthEstimate {
     first_acked_sent: Option<Instant>,
     acked_bps: Option<u64>,
     loss: Option<f64>,
+    signal: Option<PathSignal>,
 }
 
 impl BandwidthEstimate {
@@ -112,6 +129,13 @@ impl BandwidthEstimate {
         let acked = acked as f64;
         let current = self.fresh(self.twcc, now).map(|bps| bps as f64);
         let overuse = max_queue_us > DELAY_OVERUSE.as_micros() as i64;
+        self.signal = Some(if loss > LOSS_HIGH || overuse {
+            PathSignal::Congested
+        } else if loss < LOSS_LOW {
+            PathSignal::Clear
+        } else {
+            PathSignal::Hold
+        });
         let estimate = if loss > LOSS_HIGH {
             acked * (1.0 - 0.5 * loss)
         } else if overuse {
@@ -185,6 +209,11 @@ impl BandwidthEstimate {
     /// The acked bitrate computed at the latest transport-cc feedback.
     pub fn acked_bitrate_bps(&self) -> Option<u64> {
         self.acked_bps
+    }
+
+    /// What the latest transport-cc feedback said about the path.
+    pub fn path_signal(&self) -> Option<PathSignal> {
+        self.signal
     }
 
     /// The loss fraction (0.0–1.0) of the latest transport-cc feedback.

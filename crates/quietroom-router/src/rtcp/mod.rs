@@ -13,7 +13,7 @@ pub mod parse;
 pub mod receive_stats;
 pub mod twcc;
 
-pub use bandwidth::BandwidthEstimate;
+pub use bandwidth::{BandwidthEstimate, PathSignal};
 pub use parse::{Feedback, ReportBlock, parse_compound};
 pub use receive_stats::{ReceiveStats, SrInfo};
 pub use twcc::{TwccFeedback, TwccRecorder};

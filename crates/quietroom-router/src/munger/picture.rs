@@ -161,13 +161,7 @@ impl PictureMunger {
             if self.anchored & has == has && ahead <= mask / 2 && since_change <= mask / 4 {
                 let out = self.apply(fields);
                 if ahead != 0 {
-                    self.newest_in = Some(id);
-                    self.forwarded_since_change = true;
-                    self.last.picture_id = out.picture_id;
-                    if has & TL0 != 0 {
-                        self.last.tl0_pic_idx = out.tl0_pic_idx;
-                    }
-                    self.last_has |= has;
+                    self.forwarded(id, has, out);
                 }
                 return out;
             }
@@ -203,22 +197,27 @@ impl PictureMunger {
             },
             // The next picture.
             _ => {
-                self.newest_in = Some(id);
-                self.forwarded_since_change = true;
                 // Keep the newest change within reach of the modular comparisons.
                 if ahead(id, self.newest_change_from, wide).is_none_or(|d| d > mask(wide) / 4) {
                     self.push_change(source, id);
                 }
                 let out = self.apply(fields);
-                self.last.picture_id = out.picture_id;
-                self.last_has |= PICTURE_ID;
-                if has & TL0 != 0 {
-                    self.last.tl0_pic_idx = out.tl0_pic_idx;
-                    self.last_has |= TL0;
-                }
+                self.forwarded(id, has, out);
                 out
             }
         }
+    }
+
+    /// Picture `id`, with the fields `has` says, was forwarded as the newest, numbered `out`.
+    #[inline]
+    fn forwarded(&mut self, id: u16, has: u8, out: PictureRewrite) {
+        self.newest_in = Some(id);
+        self.forwarded_since_change = true;
+        self.last.picture_id = out.picture_id;
+        if has & TL0 != 0 {
+            self.last.tl0_pic_idx = out.tl0_pic_idx;
+        }
+        self.last_has |= has;
     }
 
     /// A packet of layer `source` with `fields` that the router leaves out (a temporal layer

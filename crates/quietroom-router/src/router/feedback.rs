@@ -11,9 +11,6 @@ use super::{ParticipantId, ROUTER_SSRC, Router, RouterError, RouterEvent, SENT_H
 /// request is sent again (checked at least every report interval).
 const KEYFRAME_RETRY: Duration = Duration::from_secs(1);
 
-/// How long after the last congestion a cap lifts, while the feedback is clear.
-const CAP_LIFT: Duration = Duration::from_secs(10);
-
 /// How fast a congestion cap rises while the transport-wide CC feedback is clear: this
 /// fraction of itself per second (GCC's multiplicative increase is 8 %).
 const CAP_GROWTH_PER_SECOND: f64 = 0.08;
@@ -80,7 +77,7 @@ impl<C: MediaCrypto> Router<C> {
                     if let Some(p) = self.participants.get_mut(&from) {
                         p.bandwidth.on_remb(now, bitrate_bps);
                     }
-                    self.apply_estimate(now, from);
+                    self.update_estimate(now, from);
                 }
                 fb @ Feedback::TransportCc { .. } => {
                     if let Some(p) = self.participants.get_mut(&from) {
@@ -115,34 +112,35 @@ impl<C: MediaCrypto> Router<C> {
     ///
     /// The transport-wide estimate is derived from what was acknowledged, so it only tracks
     /// the rate already sent: it sets a cap when the feedback shows congestion (loss above
-    /// 10 % or growing queuing delay), the cap holds while loss is 2–10 %, rises by
-    /// [`CAP_GROWTH_PER_SECOND`] of itself a second while the feedback is clear, and lifts
-    /// after [`CAP_LIFT`] without congestion. An SFU cannot probe by sending a little more:
-    /// what it sends comes in layers, and the acknowledged rate of a low layer says nothing
-    /// of the room above it. So a subscriber moved down climbs back, and after the lift tries
-    /// the layers its REMB or the application allow again — coming back down if that
-    /// congests the path.
+    /// 10 % or growing queuing delay), the cap holds while loss is 2–10 %, and it rises by
+    /// [`CAP_GROWTH_PER_SECOND`] of itself a second while the feedback is clear — so a
+    /// subscriber moved down by a congestion episode climbs back a layer at a time, each
+    /// step a test of the path, as GCC's increase does. Without a cap, REMB decides;
+    /// without either, the estimate last given stays.
     fn update_estimate(&mut self, now: Instant, participant: ParticipantId) {
         let Some(p) = self.participants.get_mut(&participant) else {
             return;
         };
         p.congestion_cap = match (p.bandwidth.path_signal(), p.congestion_cap) {
             (Some(PathSignal::Congested), _) => {
-                p.bandwidth.twcc_estimate_bps().map(|bps| (bps, now, now))
+                p.bandwidth.twcc_estimate_bps().map(|bps| (bps, now))
             }
-            (Some(PathSignal::Clear), Some((_, _, congested)))
-                if now.saturating_duration_since(congested) >= CAP_LIFT =>
-            {
-                None
-            }
-            (Some(PathSignal::Clear), Some((cap, moved, congested))) => {
-                let secs = now.saturating_duration_since(moved).as_secs_f64();
+            (Some(PathSignal::Clear), Some((cap, since))) => {
+                let secs = now.saturating_duration_since(since).as_secs_f64();
                 let grown = cap as f64 * (1.0 + CAP_GROWTH_PER_SECOND * secs);
-                Some((grown.min(u64::MAX as f64) as u64, now, congested))
+                Some((grown.min(u64::MAX as f64) as u64, now))
             }
             (_, held) => held,
         };
-        self.apply_estimate(now, participant);
+        let remb = p.bandwidth.remb_bps();
+        let cap = p.congestion_cap.map(|(bps, _)| bps);
+        let estimate = match (remb, cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(bps) = estimate {
+            self.set_bandwidth_estimate(now, participant, bps);
+        }
     }
 
     /// A subscriber asked for a keyframe of the stream it receives as `out_ssrc`.

@@ -233,12 +233,9 @@ struct Participant<C> {
     twcc: TwccRecorder,
     /// REMB and transport-wide CC feedback about what the router sends this participant.
     bandwidth: BandwidthEstimate,
-    /// The estimate the application gave ([`Router::set_bandwidth_estimate`]).
-    given_bps: Option<u64>,
-    /// A cap from congestion its transport-wide CC feedback showed: (bits per second, when
-    /// it last moved, when the congestion was). It rises while the feedback is clear, and
-    /// lifts after a while of clear feedback.
-    congestion_cap: Option<(u64, Instant, Instant)>,
+    /// A cap from congestion its transport-wide CC feedback showed, and when it last moved;
+    /// it rises again while the feedback is clear.
+    congestion_cap: Option<(u64, Instant)>,
     /// The next transport-wide sequence number of what the router sends this participant,
     /// and what was sent under each recent one: (sequence, time, bytes).
     twcc_out_seq: u16,
@@ -336,7 +333,6 @@ impl<C: MediaCrypto> Router<C> {
                 estimate_bps: None,
                 twcc: TwccRecorder::with_interval(self.config.twcc_interval),
                 bandwidth: BandwidthEstimate::new(),
-                given_bps: None,
                 congestion_cap: None,
                 twcc_out_seq: 0,
                 twcc_sent: vec![None; SENT_HISTORY].into_boxed_slice(),

@@ -93,24 +93,11 @@ impl<C: MediaCrypto> Router<C> {
         self.select_layers(now, subscriber);
     }
 
-    /// Sets the bandwidth the application knows `participant` has for what the router sends
-    /// it, and re-selects layers. The router's own limits from the participant's feedback
-    /// still apply: the estimate used is the smallest of this, its REMB and any congestion
-    /// cap from its transport-wide CC feedback.
+    /// Sets the bandwidth estimate for what the router sends `participant` (from REMB or
+    /// transport-wide CC feedback, or from the application) and re-selects layers.
     pub fn set_bandwidth_estimate(&mut self, now: Instant, participant: ParticipantId, bps: u64) {
         if let Some(p) = self.participants.get_mut(&participant) {
-            p.given_bps = Some(bps);
-        }
-        self.apply_estimate(now, participant);
-    }
-
-    /// Re-selects `participant`'s layers from the smallest of the estimate the application
-    /// gave, its REMB and its congestion cap (none of them: no limit).
-    pub(super) fn apply_estimate(&mut self, now: Instant, participant: ParticipantId) {
-        if let Some(p) = self.participants.get_mut(&participant) {
-            let remb = p.bandwidth.remb_bps();
-            let cap = p.congestion_cap.map(|(bps, _, _)| bps);
-            p.estimate_bps = [p.given_bps, remb, cap].into_iter().flatten().min();
+            p.estimate_bps = Some(bps);
         }
         self.select_layers(now, participant);
     }

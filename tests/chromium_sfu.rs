@@ -5,7 +5,7 @@
 //! same page subscribes and decodes. The router learns every SSRC from MID/RID, feeds
 //! Chromium's congestion control with transport-wide CC feedback, and the test moves the
 //! subscriber up to the best layer Chromium sends, then down to the lowest, checking the
-//! decoded resolution each time. The link to the subscriber loses every 60th video packet,
+//! decoded resolution each time. The link to the subscriber loses every 40th video packet,
 //! which Chromium NACKs and the router resends over RTX. Last the subscriber asks for the
 //! base temporal layer only, and keeps decoding at a quarter of the frame rate. What the
 //! router sent is read back before encryption (`webrtc/observed.rs`): the subscriber's VP8
@@ -95,11 +95,9 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let (publisher, subscriber) = peer.offers(Duration::from_secs(60));
     assert_eq!(publisher.rids, ["q", "h", "f"], "Chromium offers simulcast");
     let (mut sfu, answers) = Sfu::answering(&[(&publisher, true), (&subscriber, false)]);
-    // The link to the subscriber loses every 60th video packet: Chromium NACKs it and the
-    // router resends it over RTX. (1.7 %: below the 2 % that congestion control reads as a
-    // lossy path to hold at, so a subscriber moved down by a busy machine's delay spike
-    // climbs back, as it would on a real clear path.)
-    sfu.lose_every = Some(60);
+    // The link to the subscriber loses every 40th video packet: Chromium NACKs it and the
+    // router resends it over RTX.
+    sfu.lose_every = Some(40);
     peer.answer(&answers[0], &answers[1]);
 
     let s = sfu.legs[1].id;

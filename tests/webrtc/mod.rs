@@ -267,14 +267,7 @@ impl Sfu {
         let mut now = Instant::now();
         loop {
             match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    self.input(now, from, &mut buf[..n]);
-                    // Send what it produced at once: the router stamps each packet's
-                    // transport-wide send time when it builds it, and a packet held back
-                    // until the socket is drained would read as queuing delay in the
-                    // subscriber's feedback.
-                    self.flush();
-                }
+                Ok((n, from)) => self.input(now, from, &mut buf[..n]),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -301,12 +294,6 @@ impl Sfu {
         if self.router.poll_timeout().is_some_and(|at| at <= now) {
             self.router.handle_timeout(now);
         }
-        self.flush();
-    }
-
-    /// Sends what the router has queued, losing every [`Sfu::lose_every`]-th media packet
-    /// toward the subscriber.
-    fn flush(&mut self) {
         while let Some(t) = self.router.poll_transmit() {
             let to = self.legs.iter().find(|l| l.id == t.to).and_then(|l| l.addr);
             let media = !t.rtcp && t.data.get(8..12) == Some(&OUT_SSRC.to_be_bytes()[..]);

@@ -7,10 +7,6 @@ use quietroom_srtp::MediaCrypto;
 
 use super::{ParticipantId, ROUTER_SSRC, Router, RouterError, RouterEvent, SENT_HISTORY, Transmit};
 
-/// How long a subscriber waits for the keyframe of a layer it is to switch to before the
-/// request is sent again (checked at least every report interval).
-const KEYFRAME_RETRY: Duration = Duration::from_secs(1);
-
 /// How fast a congestion cap rises while the transport-wide CC feedback is clear: this
 /// fraction of itself per second (GCC's multiplicative increase is 8 %).
 const CAP_GROWTH_PER_SECOND: f64 = 0.08;
@@ -427,24 +423,14 @@ impl<C: MediaCrypto> Router<C> {
     /// Sends the keyframe requests the throttle held back, once it allows.
     fn send_pending_keyframe_requests(&mut self, now: Instant) {
         let interval = self.config.keyframe_request_interval;
-        let since = |l: &super::Layer, wait: Duration| {
-            l.last_keyframe_request
-                .is_none_or(|at| now.saturating_duration_since(at) >= wait)
-        };
         let due: Vec<(super::TrackId, usize)> = self
             .tracks
             .iter()
             .flat_map(|(id, t)| {
                 t.layers.iter().enumerate().filter_map(move |(i, l)| {
-                    // A subscriber still waiting to switch to this layer: the request or its
-                    // keyframe may have been lost, or the publisher may have let it pass.
-                    let awaited = || {
-                        t.subscribers.iter().any(|s| {
-                            !s.sub.paused && s.sub.target == Some(i) && s.sub.current != Some(i)
-                        })
-                    };
-                    let ready = (l.keyframe_pending && since(l, interval))
-                        || (since(l, KEYFRAME_RETRY) && awaited());
+                    let ready = l.keyframe_pending
+                        && l.last_keyframe_request
+                            .is_none_or(|at| now.saturating_duration_since(at) >= interval);
                     ready.then_some((*id, i))
                 })
             })

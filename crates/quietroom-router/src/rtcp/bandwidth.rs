@@ -12,11 +12,9 @@
 //! * else, loss below 2 %: estimate = max(estimate, acked × 1.08);
 //! * else (2–10 % loss): hold.
 //!
-//! Each feedback also updates a [`PathSignal`] (congested, hold, clear) with the same
-//! thresholds, read over longer than one feedback: loss over the last [`SIGNAL_WINDOW`] (at
-//! least 20 packets), and queuing-delay growth only when two feedbacks in a row show it. The
-//! router caps a subscriber on congestion and lifts the cap gradually while the path is
-//! clear (`router/feedback.rs`).
+//! Each feedback also gives a [`PathSignal`] (congested, hold, clear) from the same loss and
+//! delay thresholds; the router caps a subscriber on congestion and lifts the cap gradually
+//! while the path is clear (`router/feedback.rs`).
 //!
 //! It is an estimate, not GCC: no Kalman/trendline filter, no probing, no pacing.
 
@@ -45,27 +43,13 @@ const DELAY_BACKOFF: f64 = 0.85;
 /// Shortest span the acked bitrate is computed over while the window is still filling.
 pub const MIN_SPAN: Duration = Duration::from_millis(50);
 
-/// Feedback within this long of the latest counts for [`PathSignal`]'s loss: one feedback
-/// covers 100 ms, a handful of packets at a low layer's rate, where a single loss would read
-/// as 20–30 %.
-pub const SIGNAL_WINDOW: Duration = Duration::from_secs(1);
-/// Fewer packets than this in the window tell too little for a loss rate: any loss then
-/// holds, none is clear.
-const SIGNAL_MIN_PACKETS: u32 = 20;
-/// Consecutive feedbacks with growing queuing delay before the path counts as congested: one
-/// alone is as likely a busy sender or receiver as a queue.
-const OVERUSE_STREAK: u32 = 2;
-/// Most feedbacks kept for the window.
-const MAX_RECENT: usize = 64;
-
-/// What recent transport-cc feedback says about the path (GCC's three states, from loss and
-/// queuing delay alone).
+/// What the latest transport-cc feedback says about the path (GCC's three states, from
+/// loss and queuing delay alone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathSignal {
-    /// Loss above 10 % over [`SIGNAL_WINDOW`], or queuing delay grew by more than
-    /// [`DELAY_OVERUSE`] in consecutive feedbacks: send less.
+    /// Loss above 10 %, or queuing delay grew by more than [`DELAY_OVERUSE`]: send less.
     Congested,
-    /// Loss between 2 % and 10 %, or delay growth in one feedback: keep the rate.
+    /// Loss between 2 % and 10 %: keep the rate.
     Hold,
     /// Loss below 2 % and no delay growth: the rate may grow.
     Clear,
@@ -83,11 +67,6 @@ pub struct BandwidthEstimate {
     acked_bps: Option<u64>,
     loss: Option<f64>,
     signal: Option<PathSignal>,
-    /// The last [`SIGNAL_WINDOW`] of feedback: (received at, packets, lost), for the loss
-    /// the signal is read from.
-    recent: VecDeque<(Instant, u32, u32)>,
-    /// Consecutive feedbacks that showed queuing delay growing.
-    overuse_streak: u32,
 }
 
 impl BandwidthEstimate {
@@ -150,7 +129,13 @@ impl BandwidthEstimate {
         let acked = acked as f64;
         let current = self.fresh(self.twcc, now).map(|bps| bps as f64);
         let overuse = max_queue_us > DELAY_OVERUSE.as_micros() as i64;
-        self.signal = Some(self.read_signal(now, total, lost, overuse));
+        self.signal = Some(if loss > LOSS_HIGH || overuse {
+            PathSignal::Congested
+        } else if loss < LOSS_LOW {
+            PathSignal::Clear
+        } else {
+            PathSignal::Hold
+        });
         let estimate = if loss > LOSS_HIGH {
             acked * (1.0 - 0.5 * loss)
         } else if overuse {
@@ -161,32 +146,6 @@ impl BandwidthEstimate {
             current.unwrap_or(acked)
         };
         self.twcc = Some((estimate as u64, now));
-    }
-
-    /// The path signal after a feedback of `total` packets, `lost` of them, at `now`: loss
-    /// over the last [`SIGNAL_WINDOW`], and delay growth only when it lasts
-    /// [`OVERUSE_STREAK`] feedbacks.
-    fn read_signal(&mut self, now: Instant, total: u32, lost: u32, overuse: bool) -> PathSignal {
-        self.overuse_streak = if overuse { self.overuse_streak + 1 } else { 0 };
-        if self.recent.len() >= MAX_RECENT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back((now, total, lost));
-        self.recent
-            .retain(|&(at, _, _)| now.saturating_duration_since(at) < SIGNAL_WINDOW);
-        let (total, lost) = self
-            .recent
-            .iter()
-            .fold((0u32, 0u32), |(t, l), &(_, pt, pl)| (t + pt, l + pl));
-        let loss = f64::from(lost) / f64::from(total.max(1));
-        let enough = total >= SIGNAL_MIN_PACKETS;
-        if self.overuse_streak >= OVERUSE_STREAK || (enough && loss > LOSS_HIGH) {
-            PathSignal::Congested
-        } else if self.overuse_streak == 0 && (lost == 0 || (enough && loss < LOSS_LOW)) {
-            PathSignal::Clear
-        } else {
-            PathSignal::Hold
-        }
     }
 
     fn push_acked(&mut self, sent_at: Instant, bytes: usize) {
@@ -252,7 +211,7 @@ impl BandwidthEstimate {
         self.acked_bps
     }
 
-    /// What recent transport-cc feedback says about the path.
+    /// What the latest transport-cc feedback said about the path.
     pub fn path_signal(&self) -> Option<PathSignal> {
         self.signal
     }
@@ -412,40 +371,6 @@ mod tests {
         let acked = est.acked_bitrate_bps().unwrap() as f64;
         let e = est.twcc_estimate_bps().unwrap();
         assert!(e as f64 <= acked * DELAY_BACKOFF + 1.0, "{e} vs {acked}");
-    }
-
-    #[test]
-    fn the_path_signal_reads_loss_over_a_second_and_delay_that_lasts() {
-        let mut sim = Sim::new();
-        let mut est = BandwidthEstimate::new();
-        let frame = 33 * MS;
-        for _ in 0..10 {
-            sim.round(&mut est, frame, |_| false, |_| 0);
-        }
-        assert_eq!(est.path_signal(), Some(PathSignal::Clear));
-        // A low layer's rate, three packets a feedback, one lost in 40 (2.5 %): one feedback
-        // alone would read 33 %; over the window it holds, never congested.
-        let mut seen = Vec::new();
-        for _ in 0..40 {
-            sim.round(&mut est, frame, |s| s % 40 == 0, |_| 0);
-            seen.push(est.path_signal());
-        }
-        assert!(!seen.contains(&Some(PathSignal::Congested)), "{seen:?}");
-        assert!(seen.contains(&Some(PathSignal::Hold)), "{seen:?}");
-        // One feedback with the queue growing: hold. Two in a row: congested.
-        sim.round(&mut est, TEN_MS, |_| false, |i| i64::from(i) * 4000);
-        assert_eq!(est.path_signal(), Some(PathSignal::Hold));
-        sim.round(&mut est, TEN_MS, |_| false, |i| i64::from(i) * 4000);
-        assert_eq!(est.path_signal(), Some(PathSignal::Congested));
-        // Heavy loss over the window: congested; then a clean second: clear.
-        for _ in 0..5 {
-            sim.round(&mut est, TEN_MS, |s| s % 4 == 0, |_| 0);
-        }
-        assert_eq!(est.path_signal(), Some(PathSignal::Congested));
-        for _ in 0..11 {
-            sim.round(&mut est, TEN_MS, |_| false, |_| 0);
-        }
-        assert_eq!(est.path_signal(), Some(PathSignal::Clear));
     }
 
     #[test]

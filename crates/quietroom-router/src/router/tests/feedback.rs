@@ -120,9 +120,7 @@ fn transport_wide_cc_from_a_subscriber_moves_its_layer_down() {
     let mut twcc = 0u16;
     let mut plis_for_layer0 = 0;
     let mut received = 0u32;
-    // Loss is read over a second of feedback (at least 20 packets), so this takes a couple
-    // of seconds of frames.
-    for frame in 0..80u32 {
+    for frame in 0..40u32 {
         now += Duration::from_millis(33);
         for (i, ssrc) in layers.iter().enumerate() {
             let mut h = header(*ssrc, frame as u16, 3000 * frame);
@@ -530,55 +528,4 @@ fn a_congestion_cap_holds_under_mild_loss_and_rises_while_the_path_is_clear() {
     // Clear: the cap rises 8 % a second and the subscriber climbs back, a layer at a time.
     let climb = phase(1200, &|_| false);
     assert_eq!(climb, vec![1, 2], "back up: {climb:?}");
-}
-
-#[test]
-fn a_keyframe_request_is_repeated_while_a_subscriber_waits_to_switch() {
-    let t0 = Instant::now();
-    let s = |n: u64| t0 + Duration::from_millis(n);
-    let mut router = Router::new(RouterConfig::default());
-    let mut alice = join(&mut router, 1);
-    let bob = join(&mut router, 2);
-    router
-        .publish(alice.id, TrackId(1), video_track(&[0x100, 0x200]))
-        .unwrap();
-    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
-    let key = |router: &mut Router<SrtpSession>, alice: &mut Client, ssrc, seq, at| {
-        alice
-            .send_rtp(router, at, header(ssrc, seq, 0), vp8(true, 0))
-            .unwrap();
-    };
-    key(&mut router, &mut alice, 0x100, 1, s(0));
-    key(&mut router, &mut alice, 0x200, 1, s(0));
-    drain(&mut router);
-    // Bob may have layer 1 now: one request for its keyframe...
-    router.set_bandwidth_estimate(s(10), bob.id, 10_000_000);
-    let plis = |router: &mut Router<SrtpSession>, alice: &mut Client| {
-        let (_, rtcp) = alice.receive(&drain(router));
-        rtcp.iter()
-            .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
-            .filter(|f| {
-                matches!(
-                    f,
-                    crate::rtcp::Feedback::Pli {
-                        media_ssrc: 0x200,
-                        ..
-                    }
-                )
-            })
-            .count()
-    };
-    assert_eq!(plis(&mut router, &mut alice), 1);
-    // ...which the publisher lets pass: asked again once a second, not before.
-    router.handle_timeout(s(600));
-    assert_eq!(plis(&mut router, &mut alice), 0);
-    router.handle_timeout(s(1_010));
-    assert_eq!(plis(&mut router, &mut alice), 1, "asked again");
-    router.handle_timeout(s(2_020));
-    assert_eq!(plis(&mut router, &mut alice), 1, "and again");
-    // The keyframe comes: Bob switches, and the requests stop.
-    key(&mut router, &mut alice, 0x200, 2, s(2_100));
-    drain(&mut router);
-    router.handle_timeout(s(4_000));
-    assert_eq!(plis(&mut router, &mut alice), 0);
 }

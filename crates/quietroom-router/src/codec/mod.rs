@@ -80,11 +80,7 @@ pub fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
 /// either; `None` for other codecs, for descriptors without them, and for payloads too short
 /// to hold the descriptor they announce.
 pub fn picture_fields(codec: Codec, payload: &[u8]) -> Option<PictureFields> {
-    match codec {
-        Codec::Vp8 => vp8::picture_fields(payload),
-        Codec::Vp9 => vp9::picture_fields(payload),
-        Codec::H264 | Codec::Av1 | Codec::Opus | Codec::Other => None,
-    }
+    inspect(codec, payload).1
 }
 
 /// [`is_keyframe`] and [`picture_fields`] together, from one read of the payload descriptor

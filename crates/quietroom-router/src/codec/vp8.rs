@@ -8,20 +8,10 @@ use super::picture::PictureFields;
 /// index 0 (start of partition 0, i.e. of the frame) and the VP8 payload header's P bit (bit
 /// 0 of its first byte, the inverse key frame flag) is 0.
 pub(super) fn is_keyframe(payload: &[u8]) -> bool {
-    keyframe(payload).unwrap_or(false)
+    inspect(payload).0
 }
 
-fn keyframe(payload: &[u8]) -> Option<bool> {
-    Some(inspect(payload).0)
-}
-
-/// The picture ID and TL0PICIDX fields of the payload descriptor, if it has either.
-pub(super) fn picture_fields(payload: &[u8]) -> Option<PictureFields> {
-    let (_, fields, _) = descriptor(payload)?;
-    fields
-}
-
-/// [`is_keyframe`] and [`picture_fields`] from one read of the descriptor.
+/// [`is_keyframe`] and the descriptor's picture fields, from one read of it.
 pub(super) fn inspect(payload: &[u8]) -> (bool, Option<PictureFields>) {
     let Some((b0, fields, len)) = descriptor(payload) else {
         return (false, None);

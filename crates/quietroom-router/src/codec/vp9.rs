@@ -7,19 +7,10 @@ use super::picture::PictureFields;
 /// Whether `payload` starts a VP9 keyframe: B (start of a frame) set, P (inter-picture
 /// predicted) clear and, when layer indices are present, spatial layer 0.
 pub(super) fn is_keyframe(payload: &[u8]) -> bool {
-    keyframe(payload).unwrap_or(false)
+    inspect(payload).0
 }
 
-fn keyframe(payload: &[u8]) -> Option<bool> {
-    Some(inspect(payload).0)
-}
-
-/// The picture ID and TL0PICIDX fields of the payload descriptor, if it has either.
-pub(super) fn picture_fields(payload: &[u8]) -> Option<PictureFields> {
-    descriptor(payload)?.fields
-}
-
-/// [`is_keyframe`] and [`picture_fields`] from one read of the descriptor.
+/// [`is_keyframe`] and the descriptor's picture fields, from one read of it.
 pub(super) fn inspect(payload: &[u8]) -> (bool, Option<PictureFields>) {
     let Some(d) = descriptor(payload) else {
         return (false, None);

@@ -105,14 +105,10 @@ fn transport_wide_cc_feedback_goes_back_to_the_publisher() {
 #[test]
 fn transport_wide_cc_from_a_subscriber_moves_its_layer_down() {
     let t0 = Instant::now();
-    let mut router = Router::new(RouterConfig::default());
-    let mut alice = join(&mut router, 1);
-    let mut bob = join(&mut router, 2);
     let layers = [0x100u32, 0x200, 0x300];
     let mut track = video_track(&layers);
     track.extensions.transport_cc = Some(3);
-    router.publish(alice.id, TrackId(1), track).unwrap();
-    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
     router.set_bandwidth_estimate(t0, bob.id, 5_000_000);
     drain(&mut router);
     let mut recorder = crate::rtcp::TwccRecorder::with_interval(Duration::from_millis(100));
@@ -273,13 +269,9 @@ fn nacked(rtcp: &[Vec<u8>], media_ssrc: u32) -> Vec<u16> {
 fn uplink_loss_is_nacked_and_repaired_over_rtx() {
     let t0 = Instant::now();
     let ms = |n: u64| t0 + Duration::from_millis(n);
-    let mut router = Router::new(RouterConfig::default());
-    let mut alice = join(&mut router, 1);
-    let mut bob = join(&mut router, 2);
     let mut track = video_track(&[0x100]);
     track.layers[0].rtx_ssrc = Some(0x101);
-    router.publish(alice.id, TrackId(1), track).unwrap();
-    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
     drain(&mut router);
     // 10 (a keyframe), 11, 12 lost, 13.
     for seq in [10u16, 11, 13] {
@@ -353,14 +345,10 @@ fn uplink_loss_is_nacked_and_repaired_over_rtx() {
 fn bandwidth_probes_count_for_congestion_control_and_are_not_forwarded() {
     let t0 = Instant::now();
     let ms = |n: u64| t0 + Duration::from_millis(n);
-    let mut router = Router::new(RouterConfig::default());
-    let mut alice = join(&mut router, 1);
-    let mut bob = join(&mut router, 2);
     let mut track = video_track(&[0x100]);
     track.layers[0].rtx_ssrc = Some(0x101);
     track.extensions.transport_cc = Some(3);
-    router.publish(alice.id, TrackId(1), track).unwrap();
-    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
     drain(&mut router);
     let twcc = |h: &mut Header, n: u16| {
         h.set_extension(3, Bytes::from(n.to_be_bytes().to_vec()))
@@ -494,13 +482,9 @@ fn run_twcc_phase(
 #[test]
 fn a_congestion_cap_holds_under_mild_loss_and_rises_while_the_path_is_clear() {
     let t0 = Instant::now();
-    let mut router = Router::new(RouterConfig::default());
-    let mut alice = join(&mut router, 1);
-    let mut bob = join(&mut router, 2);
     let mut track = video_track(&[0x100, 0x200, 0x300]);
     track.extensions.transport_cc = Some(3);
-    router.publish(alice.id, TrackId(1), track).unwrap();
-    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
     router.set_bandwidth_estimate(t0, bob.id, 5_000_000);
     drain(&mut router);
     let mut recorder = crate::rtcp::TwccRecorder::with_interval(Duration::from_millis(100));

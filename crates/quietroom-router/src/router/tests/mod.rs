@@ -157,6 +157,16 @@ fn audio_track(ssrc: u32) -> TrackConfig {
     }
 }
 
+/// Alice (1) publishes `track` as track 1 and Bob (2) subscribes to it as 0xB0B.
+fn alice_to_bob(t0: Instant, track: TrackConfig) -> (Router<SrtpSession>, Client, Client) {
+    let mut router = Router::new(RouterConfig::default());
+    let alice = join(&mut router, 1);
+    let bob = join(&mut router, 2);
+    router.publish(alice.id, TrackId(1), track).unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    (router, alice, bob)
+}
+
 fn pli_count(rtcp: &[Vec<u8>]) -> usize {
     rtcp.iter()
         .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())

@@ -92,6 +92,6 @@ pub mod rtp;
 
 pub use error::RouterError;
 pub use router::{
-    ExtensionIds, Kind, LayerConfig, ParticipantId, ROUTER_SSRC, Router, RouterConfig, RouterEvent,
-    RouterStats, TrackConfig, TrackId, Transmit,
+    ExtensionIds, Kind, LayerConfig, LayerState, ParticipantId, ROUTER_SSRC, Router, RouterConfig,
+    RouterEvent, RouterStats, SubscriptionState, TrackConfig, TrackId, Transmit,
 };

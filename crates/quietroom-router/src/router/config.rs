@@ -97,6 +97,10 @@ pub struct RouterConfig {
     /// Keyframe requests sent to a publisher for one layer at most this often (subscribers'
     /// PLI/FIR are aggregated into one).
     pub keyframe_request_interval: Duration,
+    /// While a subscriber waits for the keyframe of a layer it is to switch to, the request
+    /// is repeated this often: the request or its keyframe may have been lost, or the
+    /// publisher may have let it pass (mediasoup's keyframe request manager waits 1 s too).
+    pub keyframe_retry_interval: Duration,
     /// How often receiver reports go to publishers and sender reports to subscribers.
     pub report_interval: Duration,
     /// How often transport-wide CC feedback goes to publishers.
@@ -113,6 +117,10 @@ pub struct RouterConfig {
     /// larger than [`nack_cache_packets`](Self::nack_cache_packets) asks for a keyframe
     /// instead.
     pub publisher_nack_retries: u8,
+    /// Probe for bandwidth above a subscriber's congestion cap with padding on its RTX
+    /// stream, when the cap holds it below layers it wants (RTX and the transport-wide
+    /// sequence number extension must be negotiated).
+    pub bandwidth_probing: bool,
 }
 
 impl Default for RouterConfig {
@@ -124,12 +132,14 @@ impl Default for RouterConfig {
             nack_cache_age: Duration::from_secs(2),
             max_resends: 3,
             keyframe_request_interval: Duration::from_millis(500),
+            keyframe_retry_interval: Duration::from_secs(1),
             report_interval: Duration::from_secs(1),
             twcc_interval: Duration::from_millis(100),
             speaker_interval: Duration::from_millis(300),
             upgrade_headroom_percent: 20,
             max_packet: 1500,
             publisher_nack_retries: 10,
+            bandwidth_probing: true,
         }
     }
 }

@@ -109,22 +109,29 @@ impl<C: MediaCrypto> Router<C> {
     /// The transport-wide estimate is derived from what was acknowledged, so it only tracks
     /// the rate already sent: it sets a cap when the feedback shows congestion (loss above
     /// 10 % or growing queuing delay), the cap holds while loss is 2–10 %, and it rises by
-    /// [`CAP_GROWTH_PER_SECOND`] of itself a second while the feedback is clear — so a
-    /// subscriber moved down by a congestion episode climbs back a layer at a time, each
-    /// step a test of the path, as GCC's increase does. Without a cap, REMB decides;
-    /// without either, the estimate last given stays.
+    /// [`CAP_GROWTH_PER_SECOND`] of itself a second while the feedback is clear, and at once
+    /// to what the path just delivered — so a subscriber moved down by a congestion episode
+    /// climbs back a layer at a time, each step a test of the path, as GCC's increase does.
+    /// Padding probes (`router/probe.rs`) show the room above what is forwarded. Without a
+    /// cap, REMB decides; without either, the estimate last given stays.
     fn update_estimate(&mut self, now: Instant, participant: ParticipantId) {
         let Some(p) = self.participants.get_mut(&participant) else {
             return;
         };
         p.congestion_cap = match (p.bandwidth.path_signal(), p.congestion_cap) {
-            (Some(PathSignal::Congested), _) => {
-                p.bandwidth.twcc_estimate_bps().map(|bps| (bps, now))
-            }
+            // The estimator's cut (relative to its estimate for a loss, to the acknowledged
+            // rate for delay); never above a cap already in force.
+            (Some(PathSignal::Congested), held) => p.bandwidth.twcc_estimate_bps().map(|bps| {
+                let bps = held.map_or(bps, |(cap, _)| cap.min(bps));
+                (bps, now)
+            }),
             (Some(PathSignal::Clear), Some((cap, since))) => {
                 let secs = now.saturating_duration_since(since).as_secs_f64();
                 let grown = cap as f64 * (1.0 + CAP_GROWTH_PER_SECOND * secs);
-                Some((grown.min(u64::MAX as f64) as u64, now))
+                // What the path just delivered cleanly (a probe's padding included) it can
+                // carry.
+                let delivered = p.bandwidth.acked_bitrate_bps().unwrap_or(0);
+                Some(((grown.min(u64::MAX as f64) as u64).max(delivered), now))
             }
             (_, held) => held,
         };
@@ -137,6 +144,7 @@ impl<C: MediaCrypto> Router<C> {
         if let Some(bps) = estimate {
             self.set_bandwidth_estimate(now, participant, bps);
         }
+        self.consider_probe(now, participant);
     }
 
     /// A subscriber asked for a keyframe of the stream it receives as `out_ssrc`.
@@ -245,8 +253,24 @@ impl<C: MediaCrypto> Router<C> {
                 ssrc: out_ssrc,
                 picture,
             };
-            match resend(original, &first, &mut sub.rtx, &mut buf, &mut p.crypto) {
-                Ok(()) => {
+            let twcc = track_config
+                .extensions
+                .transport_cc
+                .map(|id| (id, p.twcc_out_seq));
+            match resend(
+                original,
+                &first,
+                &mut sub.rtx,
+                twcc,
+                &mut buf,
+                &mut p.crypto,
+            ) {
+                Ok(numbered) => {
+                    if numbered && let Some((_, seq)) = twcc {
+                        p.twcc_sent[usize::from(seq) % SENT_HISTORY] =
+                            Some((seq, now, original.len()));
+                        p.twcc_out_seq = seq.wrapping_add(1);
+                    }
                     stats.retransmitted += 1;
                     transmits.push_back(Transmit {
                         to: subscriber,
@@ -318,6 +342,7 @@ impl<C: MediaCrypto> Router<C> {
             });
         }
         self.send_transport_feedback(now);
+        self.send_probes(now);
         self.send_pending_keyframe_requests(now);
         self.send_publisher_nacks(now);
         let due = self.next_report.is_none_or(|t| now >= t);
@@ -340,13 +365,25 @@ impl<C: MediaCrypto> Router<C> {
             .values()
             .filter_map(|p| p.twcc.poll_timeout())
             .min();
+        let probes = self
+            .participants
+            .values()
+            .filter_map(|p| p.prober.poll_timeout())
+            .min();
         let interval = self.config.keyframe_request_interval;
+        let retry = self.config.keyframe_retry_interval;
         let keyframes = self
             .tracks
             .values()
-            .flat_map(|t| &t.layers)
-            .filter(|l| l.keyframe_pending)
-            .filter_map(|l| l.last_keyframe_request.map(|at| at + interval))
+            .flat_map(|t| t.layers.iter().enumerate().map(move |(i, l)| (t, i, l)))
+            .filter_map(|(t, i, l)| {
+                let at = l.last_keyframe_request?;
+                if l.keyframe_pending {
+                    Some(at + interval)
+                } else {
+                    awaited(t, i).then_some(at + retry)
+                }
+            })
             .min();
         let nacks = self
             .tracks
@@ -358,6 +395,7 @@ impl<C: MediaCrypto> Router<C> {
             self.next_report,
             self.speaker.next_evaluation(),
             twcc,
+            probes,
             keyframes,
             nacks,
         ]
@@ -420,17 +458,23 @@ impl<C: MediaCrypto> Router<C> {
         self.nack_scratch = lost;
     }
 
-    /// Sends the keyframe requests the throttle held back, once it allows.
+    /// Sends the keyframe requests the throttle held back, once it allows, and asks again
+    /// for the keyframe of a layer a subscriber still waits to switch to, every
+    /// [`RouterConfig::keyframe_retry_interval`](super::RouterConfig::keyframe_retry_interval).
     fn send_pending_keyframe_requests(&mut self, now: Instant) {
         let interval = self.config.keyframe_request_interval;
+        let retry = self.config.keyframe_retry_interval;
+        let since = |l: &super::Layer, wait: Duration| {
+            l.last_keyframe_request
+                .is_none_or(|at| now.saturating_duration_since(at) >= wait)
+        };
         let due: Vec<(super::TrackId, usize)> = self
             .tracks
             .iter()
             .flat_map(|(id, t)| {
                 t.layers.iter().enumerate().filter_map(move |(i, l)| {
-                    let ready = l.keyframe_pending
-                        && l.last_keyframe_request
-                            .is_none_or(|at| now.saturating_duration_since(at) >= interval);
+                    let ready = (l.keyframe_pending && since(l, interval))
+                        || (l.ssrc.is_some() && since(l, retry) && awaited(t, i));
                     ready.then_some((*id, i))
                 })
             })
@@ -552,9 +596,10 @@ fn resend<C: MediaCrypto>(
     original: &[u8],
     first: &Forwarded,
     rtx: &mut Option<(u32, u8, u16)>,
+    transport_cc: Option<(u8, u16)>,
     buf: &mut Vec<u8>,
     crypto: &mut C,
-) -> Result<(), RouterError> {
+) -> Result<bool, RouterError> {
     let header = rtp::RtpHeader::parse(original)?;
     let out_ts = header.timestamp.wrapping_add(first.timestamp_offset);
     let len = match rtx {
@@ -591,14 +636,33 @@ fn resend<C: MediaCrypto>(
             fields.write(payload, rewrite.picture_id, rewrite.tl0_pic_idx);
         }
     }
+    // The cached original carries the publisher's transport-wide sequence number: the
+    // resend gets the subscriber's next one, or its feedback would report on numbers the
+    // router never sent it (the header, extensions included, sits where it did in the
+    // original, so `header` locates the element in `buf` too).
+    let numbered = match transport_cc {
+        Some((id, seq)) => buf.get_mut(..len).is_some_and(|packet| {
+            rtp::set_extension(packet, &header, id, &seq.to_be_bytes()).is_ok()
+        }),
+        None => false,
+    };
     buf.resize(len + crypto.rtp_overhead(), 0);
     let n = crypto.protect_rtp(buf, len)?;
     buf.truncate(n);
-    Ok(())
+    Ok(numbered)
 }
 
 /// Where the cached `original` packet's payload descriptor has its picture ID and TL0PICIDX.
 fn original_picture(codec: Codec, original: &[u8]) -> Option<PictureFields> {
     let header = rtp::RtpHeader::parse(original).ok()?;
     picture_fields(codec, header.payload(original))
+}
+
+/// Whether a subscriber of `track` is waiting to switch to its layer `layer`: it is the
+/// subscriber's target, not yet forwarded, and the subscription is not paused.
+fn awaited(track: &super::Track, layer: usize) -> bool {
+    track
+        .subscribers
+        .iter()
+        .any(|s| !s.sub.paused && s.sub.target == Some(layer) && s.sub.current != Some(layer))
 }

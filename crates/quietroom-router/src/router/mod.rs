@@ -13,7 +13,9 @@
 mod config;
 mod feedback;
 mod forward;
+mod inspect;
 mod participants;
+mod probe;
 mod selection;
 mod speaker;
 #[cfg(test)]
@@ -27,6 +29,8 @@ pub use config::{
     ExtensionIds, Kind, LayerConfig, ParticipantId, RouterConfig, TrackConfig, TrackId,
 };
 use quietroom_srtp::MediaCrypto;
+
+pub use inspect::{LayerState, SubscriptionState};
 
 use crate::RouterError;
 use crate::cache::PacketCache;
@@ -91,6 +95,8 @@ pub struct RouterStats {
     pub publisher_nacks: u64,
     /// Inputs dropped: failed decryption, malformed, unknown stream.
     pub dropped: u64,
+    /// Padding packets sent to probe subscribers' bandwidth.
+    pub probe_packets: u64,
 }
 
 struct Layer {
@@ -236,6 +242,8 @@ struct Participant<C> {
     /// A cap from congestion its transport-wide CC feedback showed, and when it last moved;
     /// it rises again while the feedback is clear.
     congestion_cap: Option<(u64, Instant)>,
+    /// Padding probes for room above the congestion cap.
+    prober: probe::Prober,
     /// The next transport-wide sequence number of what the router sends this participant,
     /// and what was sent under each recent one: (sequence, time, bytes).
     twcc_out_seq: u16,
@@ -334,6 +342,7 @@ impl<C: MediaCrypto> Router<C> {
                 twcc: TwccRecorder::with_interval(self.config.twcc_interval),
                 bandwidth: BandwidthEstimate::new(),
                 congestion_cap: None,
+                prober: probe::Prober::new(),
                 twcc_out_seq: 0,
                 twcc_sent: vec![None; SENT_HISTORY].into_boxed_slice(),
                 sr_sent: [None; 8],

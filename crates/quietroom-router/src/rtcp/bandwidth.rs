@@ -3,20 +3,29 @@
 //! Two inputs: the subscriber's REMB (the latest value is taken as is), and the transport-cc
 //! feedback the subscriber sends about packets the router sent it. From the latter the
 //! estimator computes the acked bitrate (bytes of packets reported received, by send time,
-//! over the last [`ACKED_WINDOW`]), the loss fraction of each feedback, and whether queuing
-//! delay grew within it, then applies:
+//! over the last [`ACKED_WINDOW`]), the loss fraction, and whether queuing delay grew.
 //!
-//! * loss above 10 %: estimate = acked × (1 − 0.5 × loss);
-//! * else, queuing delay grew by more than [`DELAY_OVERUSE`] within the feedback:
-//!   estimate = min(estimate, acked × 0.85);
-//! * else, loss below 2 %: estimate = max(estimate, acked × 1.08);
-//! * else (2–10 % loss): hold.
+//! Loss is read over at least [`LOSS_MIN_PACKETS`] reported packets, gathered across
+//! feedbacks as libwebrtc's send-side estimate does: at low rates one feedback covers a
+//! handful of packets, and one lost packet in five would read as 20 % loss. Queuing delay
+//! counts as overuse when it grew by more than [`DELAY_OVERUSE`] within each of
+//! [`OVERUSE_FEEDBACKS`] feedbacks in a row. Then, cutting at most once per
+//! [`DECREASE_INTERVAL`]:
+//!
+//! * a loss window above 10 %: estimate × (1 − 0.5 × loss) — relative to the estimate, not
+//!   to what was sent, since a router forwarding a low layer sends far less than the path
+//!   carries;
+//! * else, overuse: estimate = min(estimate, acked × 0.85);
+//! * else, the latest loss window below 2 %: estimate = max(estimate, acked × 1.08);
+//! * else (2–10 % loss, delay growing in this feedback only, or a cut too soon after the
+//!   last): hold.
 //!
 //! Each feedback also gives a [`PathSignal`] (congested, hold, clear) from the same loss and
-//! delay thresholds; the router caps a subscriber on congestion and lifts the cap gradually
-//! while the path is clear (`router/feedback.rs`).
+//! delay thresholds; the router caps a subscriber on congestion, lifts the cap while the
+//! path is clear, and probes above it with padding (`router/feedback.rs`,
+//! `router/probe.rs`).
 //!
-//! It is an estimate, not GCC: no Kalman/trendline filter, no probing, no pacing.
+//! It is an estimate, not GCC: no Kalman/trendline filter and no pacing of media.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -31,6 +40,17 @@ pub const FRESHNESS: Duration = Duration::from_secs(5);
 pub const DELAY_OVERUSE: Duration = Duration::from_millis(25);
 /// At most this many acked packets are kept for the bitrate window.
 pub const MAX_WINDOW_PACKETS: usize = 8192;
+
+/// Reported packets a loss fraction is computed over, at least (libwebrtc's
+/// `SendSideBandwidthEstimation` waits for 20 as well).
+pub const LOSS_MIN_PACKETS: u32 = 20;
+
+/// Feedbacks in a row that must show queuing delay growing before it counts as overuse (a
+/// single one is often a burst, or a busy receiver).
+pub const OVERUSE_FEEDBACKS: u8 = 2;
+/// The estimate is cut at most once per this interval (libwebrtc: 300 ms plus the round
+/// trip).
+pub const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 
 /// Loss above which the estimate is cut in proportion.
 const LOSS_HIGH: f64 = 0.10;
@@ -47,11 +67,13 @@ pub const MIN_SPAN: Duration = Duration::from_millis(50);
 /// loss and queuing delay alone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathSignal {
-    /// Loss above 10 %, or queuing delay grew by more than [`DELAY_OVERUSE`]: send less.
+    /// A loss window just completed with loss above 10 %, or queuing delay grew by more
+    /// than [`DELAY_OVERUSE`] within the feedback: send less.
     Congested,
-    /// Loss between 2 % and 10 %: keep the rate.
+    /// The latest loss window lost 2 % or more: keep the rate.
     Hold,
-    /// Loss below 2 % and no delay growth: the rate may grow.
+    /// The latest loss window lost under 2 % (or none has completed yet) and no delay
+    /// growth: the rate may grow.
     Clear,
 }
 
@@ -66,6 +88,16 @@ pub struct BandwidthEstimate {
     first_acked_sent: Option<Instant>,
     acked_bps: Option<u64>,
     loss: Option<f64>,
+    /// Reported and lost packets of the loss window being gathered.
+    window_total: u32,
+    window_lost: u32,
+    /// The loss of the window behind the latest [`PathSignal::Congested`], when loss (not
+    /// delay) caused it.
+    heavy_loss: Option<f64>,
+    /// Feedbacks in a row that showed queuing delay growing.
+    overuse_streak: u8,
+    /// When the estimate was last cut.
+    last_decrease: Option<Instant>,
     signal: Option<PathSignal>,
 }
 
@@ -120,30 +152,58 @@ impl BandwidthEstimate {
         if total == 0 {
             return;
         }
-        let loss = f64::from(lost) / f64::from(total);
-        self.loss = Some(loss);
+        self.window_total = self.window_total.saturating_add(total);
+        self.window_lost = self.window_lost.saturating_add(lost);
+        let heavy_loss = if self.window_total >= LOSS_MIN_PACKETS {
+            let loss = f64::from(self.window_lost) / f64::from(self.window_total);
+            (self.window_total, self.window_lost) = (0, 0);
+            self.loss = Some(loss);
+            (loss > LOSS_HIGH).then_some(loss)
+        } else {
+            None
+        };
+        let loss = self.loss.unwrap_or(0.0);
         self.acked_bps = self.acked_bitrate();
         let Some(acked) = self.acked_bps else {
             return;
         };
         let acked = acked as f64;
         let current = self.fresh(self.twcc, now).map(|bps| bps as f64);
-        let overuse = max_queue_us > DELAY_OVERUSE.as_micros() as i64;
-        self.signal = Some(if loss > LOSS_HIGH || overuse {
+        let delay_growing = max_queue_us > DELAY_OVERUSE.as_micros() as i64;
+        self.overuse_streak = if delay_growing {
+            self.overuse_streak.saturating_add(1)
+        } else {
+            0
+        };
+        let overuse = self.overuse_streak >= OVERUSE_FEEDBACKS;
+        // One decrease per interval, as libwebrtc's estimate: the feedback that follows a
+        // cut still shows the queue and the losses the cut is meant to clear.
+        let may_decrease = self
+            .last_decrease
+            .is_none_or(|at| now.saturating_duration_since(at) >= DECREASE_INTERVAL);
+        let congested = (heavy_loss.is_some() || overuse) && may_decrease;
+        self.heavy_loss = heavy_loss.filter(|_| congested);
+        if congested {
+            self.last_decrease = Some(now);
+        }
+        self.signal = Some(if congested {
             PathSignal::Congested
-        } else if loss < LOSS_LOW {
-            PathSignal::Clear
-        } else {
+        } else if heavy_loss.is_some() || delay_growing || loss >= LOSS_LOW {
             PathSignal::Hold
-        });
-        let estimate = if loss > LOSS_HIGH {
-            acked * (1.0 - 0.5 * loss)
-        } else if overuse {
-            current.unwrap_or(acked).min(acked * DELAY_BACKOFF)
-        } else if loss < LOSS_LOW {
-            current.unwrap_or(0.0).max(acked * INCREASE)
         } else {
-            current.unwrap_or(acked)
+            PathSignal::Clear
+        });
+        let estimate = match (self.signal, heavy_loss) {
+            // A loss cut is relative to the estimate (libwebrtc's), not to what was sent:
+            // a router forwarding a low layer sends far less than the path carries.
+            (Some(PathSignal::Congested), Some(loss)) => {
+                current.unwrap_or(acked) * (1.0 - 0.5 * loss)
+            }
+            (Some(PathSignal::Congested), None) => {
+                current.unwrap_or(acked).min(acked * DELAY_BACKOFF)
+            }
+            (Some(PathSignal::Clear), _) => current.unwrap_or(0.0).max(acked * INCREASE),
+            _ => current.unwrap_or(acked),
         };
         self.twcc = Some((estimate as u64, now));
     }
@@ -211,12 +271,21 @@ impl BandwidthEstimate {
         self.acked_bps
     }
 
+    /// When the latest feedback said [`PathSignal::Congested`] because of loss: the loss
+    /// fraction of the window that completed; `None` after delay-caused congestion and
+    /// other signals.
+    pub fn congesting_loss(&self) -> Option<f64> {
+        self.heavy_loss
+            .filter(|_| self.signal == Some(PathSignal::Congested))
+    }
+
     /// What the latest transport-cc feedback said about the path.
     pub fn path_signal(&self) -> Option<PathSignal> {
         self.signal
     }
 
-    /// The loss fraction (0.0–1.0) of the latest transport-cc feedback.
+    /// The loss fraction (0.0–1.0) of the latest completed loss window (at least
+    /// [`LOSS_MIN_PACKETS`] reported packets).
     pub fn loss_fraction(&self) -> Option<f64> {
         self.loss
     }
@@ -325,24 +394,44 @@ mod tests {
     }
 
     #[test]
-    fn heavy_loss_cuts() {
+    fn heavy_loss_cuts_the_estimate_at_most_once_per_interval() {
         let mut sim = Sim::new();
         let mut est = BandwidthEstimate::new();
         for _ in 0..10 {
             sim.round(&mut est, TEN_MS, |_| false, |_| 0);
         }
-        let before = est.estimate_bps(sim.now + 20 * MS).unwrap();
-        // Every fifth packet lost: 20 %.
-        for _ in 0..6 {
-            sim.round(&mut est, TEN_MS, |s| s % 5 == 0, |_| 0);
-        }
+        let before = est.twcc_estimate_bps().unwrap() as f64;
+        // Every fifth packet lost: 20 %, read once 20 packets are in (two feedbacks).
+        let lossy = |sim: &mut Sim, est: &mut BandwidthEstimate| {
+            sim.round(est, TEN_MS, |s| s % 5 == 0, |_| 0);
+        };
+        lossy(&mut sim, &mut est);
+        assert_eq!(
+            est.path_signal(),
+            Some(PathSignal::Clear),
+            "10 packets: no window yet"
+        );
+        lossy(&mut sim, &mut est);
         let loss = est.loss_fraction().unwrap();
         assert!((loss - 0.2).abs() < 0.05, "{loss}");
-        let acked = est.acked_bitrate_bps().unwrap();
-        assert!(near(acked, 800_000.0, 0.06), "{acked}");
-        let e = est.twcc_estimate_bps().unwrap();
-        assert!(near(e, acked as f64 * (1.0 - 0.5 * loss), 0.01), "{e}");
-        assert!(e < before);
+        assert_eq!(est.path_signal(), Some(PathSignal::Congested));
+        assert_eq!(est.congesting_loss(), Some(loss));
+        // Cut from the estimate, not from the (lower) acked rate.
+        let cut = est.twcc_estimate_bps().unwrap() as f64;
+        assert!(
+            (cut - before * (1.0 - 0.5 * loss)).abs() <= 1.0,
+            "{cut} vs {before}"
+        );
+        // The next window, 200 ms later, is too soon for another cut: held.
+        lossy(&mut sim, &mut est);
+        lossy(&mut sim, &mut est);
+        assert_eq!(est.path_signal(), Some(PathSignal::Hold));
+        assert_eq!(est.twcc_estimate_bps().unwrap() as f64, cut);
+        // The one after is not.
+        lossy(&mut sim, &mut est);
+        lossy(&mut sim, &mut est);
+        assert_eq!(est.path_signal(), Some(PathSignal::Congested));
+        assert!((est.twcc_estimate_bps().unwrap() as f64) < cut);
     }
 
     #[test]
@@ -366,8 +455,17 @@ mod tests {
         for _ in 0..10 {
             sim.round(&mut est, TEN_MS, |_| false, |_| 0);
         }
-        // Queue grows 4 ms per packet: about 40 ms within the feedback.
-        sim.round(&mut est, TEN_MS, |_| false, |i| i64::from(i) * 4000);
+        // Queue grows 4 ms per packet: about 40 ms within a feedback. One such feedback is
+        // not enough (a burst, a busy receiver)...
+        let growing = |i: u32| i64::from(i) * 4000;
+        let before = est.twcc_estimate_bps();
+        sim.round(&mut est, TEN_MS, |_| false, growing);
+        assert_eq!(est.path_signal(), Some(PathSignal::Hold));
+        assert_eq!(est.twcc_estimate_bps(), before);
+        // ...two in a row are.
+        sim.round(&mut est, TEN_MS, |_| false, growing);
+        assert_eq!(est.path_signal(), Some(PathSignal::Congested));
+        assert_eq!(est.congesting_loss(), None);
         let acked = est.acked_bitrate_bps().unwrap() as f64;
         let e = est.twcc_estimate_bps().unwrap();
         assert!(e as f64 <= acked * DELAY_BACKOFF + 1.0, "{e} vs {acked}");

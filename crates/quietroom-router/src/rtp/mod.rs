@@ -40,7 +40,7 @@ pub use header::{ExtensionBlock, RtpHeader};
 pub use rewrite::{
     set_marker, set_payload_type, set_sequence, set_ssrc, set_stream_position, set_timestamp,
 };
-pub use rtx::{rtx_original_sequence, write_rtx};
+pub use rtx::{Padding, rtx_original_sequence, write_rtx};
 pub use values::{abs_send_time, audio_level, sdes_item, transport_sequence, uri};
 
 #[cfg(test)]

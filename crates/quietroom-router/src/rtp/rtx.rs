@@ -67,3 +67,73 @@ pub fn write_rtx(
     }
     Ok(total)
 }
+
+/// A padding-only packet (RFC 3550 §5.1, P bit): what a sender uses to probe for bandwidth,
+/// on its RTX stream as libwebrtc does, so that the media stream's numbering is untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Padding {
+    /// The RTX SSRC.
+    pub ssrc: u32,
+    /// The RTX payload type (7 bits).
+    pub payload_type: u8,
+    /// The RTX stream's next sequence number.
+    pub sequence: u16,
+    /// The timestamp (the media stream's latest, as libwebrtc sends).
+    pub timestamp: u32,
+    /// The transport-wide sequence number extension (id 1–14, one-byte form) and its value,
+    /// so the receiver's congestion feedback covers the packet.
+    pub transport_cc: Option<(u8, u16)>,
+    /// Padding bytes, the count byte included (1–255).
+    pub padding: u8,
+}
+
+impl Padding {
+    /// Writes the packet into `out` (cleared first) and returns its length: 12 header bytes,
+    /// 8 for the extension when there is one, then the padding, its last byte the count.
+    ///
+    /// # Errors
+    ///
+    /// [`RouterError::Malformed`] for a zero padding length, a payload type above 127 or an
+    /// extension id outside 1–14; `out` is left empty.
+    pub fn write(&self, out: &mut Vec<u8>) -> Result<usize, RouterError> {
+        let refuse = |reason| {
+            Err(RouterError::Malformed {
+                what: "padding packet",
+                reason,
+            })
+        };
+        out.clear();
+        if self.padding == 0 {
+            return refuse("no padding");
+        }
+        if self.payload_type > 0x7F {
+            return refuse("payload type above 127");
+        }
+        let extension = match self.transport_cc {
+            Some((id, _)) if !(1..=14).contains(&id) => {
+                return refuse("one-byte extension id outside 1-14");
+            }
+            Some((id, seq)) => Some((id, seq)),
+            None => None,
+        };
+        // V=2, P=1, X when there is an extension.
+        out.push(0xA0 | if extension.is_some() { 0x10 } else { 0 });
+        out.push(self.payload_type);
+        out.extend_from_slice(&self.sequence.to_be_bytes());
+        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        out.extend_from_slice(&self.ssrc.to_be_bytes());
+        if let Some((id, seq)) = extension {
+            // One-byte form (RFC 8285): one word, the element (length 2) and one byte of
+            // padding.
+            out.extend_from_slice(&[0xBE, 0xDE, 0x00, 0x01, (id << 4) | 1]);
+            out.extend_from_slice(&seq.to_be_bytes());
+            out.push(0);
+        }
+        let start = out.len();
+        out.resize(start + usize::from(self.padding), 0);
+        if let Some(count) = out.last_mut() {
+            *count = self.padding;
+        }
+        Ok(out.len())
+    }
+}

@@ -447,3 +447,66 @@ fn rtx_round_trip() {
     assert_eq!(rtx_original_sequence(&[0x01]), None);
     assert_eq!(rtx_original_sequence(&[0x01, 0x02, 0x03]), Some(0x0102));
 }
+
+#[test]
+fn padding_packets_are_read_by_rtc_rtp() {
+    let padding = Padding {
+        ssrc: 0xAB,
+        payload_type: 97,
+        sequence: 0xFFFF,
+        timestamp: 0x0102_0304,
+        transport_cc: Some((3, 0x0A0B)),
+        padding: 255,
+    };
+    let mut buf = vec![1, 2, 3];
+    let len = padding.write(&mut buf).unwrap();
+    assert_eq!((len, buf.len()), (12 + 8 + 255, 12 + 8 + 255));
+    let mut bytes = &buf[..];
+    let p = Packet::unmarshal(&mut bytes).unwrap();
+    assert!(p.header.padding && p.header.extension);
+    assert_eq!(
+        (
+            p.header.ssrc,
+            p.header.payload_type,
+            p.header.sequence_number,
+            p.header.timestamp
+        ),
+        (0xAB, 97, 0xFFFF, 0x0102_0304)
+    );
+    assert!(p.payload.is_empty(), "padding only: {:?}", p.payload.len());
+    let mut ext = p.header.get_extension(3).unwrap();
+    let twcc = TransportCcExtension::unmarshal(&mut ext).unwrap();
+    assert_eq!(twcc.transport_sequence, 0x0A0B);
+    let h = RtpHeader::parse(&buf).unwrap();
+    assert_eq!((h.payload_len, h.padding_len), (0, 255));
+
+    // Without the extension: the header and the padding.
+    let plain = Padding {
+        transport_cc: None,
+        padding: 1,
+        ..padding
+    };
+    assert_eq!(plain.write(&mut buf).unwrap(), 13);
+    assert_eq!(RtpHeader::parse(&buf).unwrap().padding_len, 1);
+
+    for bad in [
+        Padding {
+            padding: 0,
+            ..padding
+        },
+        Padding {
+            payload_type: 128,
+            ..padding
+        },
+        Padding {
+            transport_cc: Some((15, 1)),
+            ..padding
+        },
+    ] {
+        assert!(matches!(
+            bad.write(&mut buf),
+            Err(RouterError::Malformed { .. })
+        ));
+        assert!(buf.is_empty());
+    }
+}

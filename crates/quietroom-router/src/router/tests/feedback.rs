@@ -116,7 +116,9 @@ fn transport_wide_cc_from_a_subscriber_moves_its_layer_down() {
     let mut twcc = 0u16;
     let mut plis_for_layer0 = 0;
     let mut received = 0u32;
-    for frame in 0..40u32 {
+    // Loss is read over at least 20 reported packets (one a frame here), so this takes a
+    // couple of seconds of frames.
+    for frame in 0..80u32 {
         now += Duration::from_millis(33);
         for (i, ssrc) in layers.iter().enumerate() {
             let mut h = header(*ssrc, frame as u16, 3000 * frame);
@@ -436,7 +438,7 @@ fn run_twcc_phase(
     now: &mut Instant,
     (frame, twcc, received): (&mut u32, &mut u16, &mut u32),
     frames: u32,
-    lost: &dyn Fn(u32) -> bool,
+    lost: &dyn Fn(u32, &Packet) -> bool,
 ) -> Vec<u8> {
     let layers = [0x100u32, 0x200, 0x300];
     for _ in 0..frames {
@@ -451,10 +453,12 @@ fn run_twcc_phase(
             alice.send_rtp(router, *now, h, payload).unwrap();
         }
         *frame += 1;
+        // What is due now (padding probes among it) goes out with the frame.
+        router.handle_timeout(*now);
         let out = drain(router);
         for p in &bob.receive(&out).0 {
             *received += 1;
-            if !lost(*received)
+            if !lost(*received, p)
                 && let Some(v) = p.header.get_extension(3)
             {
                 recorder.record(u16::from_be_bytes([v[0], v[1]]), *now);
@@ -468,8 +472,6 @@ fn run_twcc_phase(
         if !fb.is_empty() {
             bob.send_rtcp(router, *now, &fb);
         }
-        router.handle_timeout(*now);
-        drain(router);
     }
     std::iter::from_fn(|| router.poll_event())
         .filter_map(|e| match e {
@@ -490,7 +492,7 @@ fn a_congestion_cap_holds_under_mild_loss_and_rises_while_the_path_is_clear() {
     let mut recorder = crate::rtcp::TwccRecorder::with_interval(Duration::from_millis(100));
     let mut now = t0;
     let (mut frame, mut twcc, mut received) = (0u32, 0u16, 0u32);
-    let mut phase = |frames: u32, lost: &dyn Fn(u32) -> bool| {
+    let mut phase = |frames: u32, lost: &dyn Fn(u32, &Packet) -> bool| {
         run_twcc_phase(
             &mut router,
             &mut alice,
@@ -503,13 +505,304 @@ fn a_congestion_cap_holds_under_mild_loss_and_rises_while_the_path_is_clear() {
         )
     };
     // Clean: the top layer.
-    assert_eq!(phase(40, &|_| false).last(), Some(&2));
+    assert_eq!(phase(40, &|_, _| false).last(), Some(&2));
     // Half of everything lost: down to the lowest layer.
-    assert_eq!(phase(60, &|n| n % 2 == 0).last(), Some(&0));
+    assert_eq!(phase(60, &|n, _| n % 2 == 0).last(), Some(&0));
     // One packet in 40 lost (2.5 %, as the Chromium test's link): held there, not lower and
     // not higher.
-    assert_eq!(phase(150, &|n| n % 40 == 0), Vec::<u8>::new());
+    assert_eq!(phase(150, &|n, _| n % 40 == 0), Vec::<u8>::new());
     // Clear: the cap rises 8 % a second and the subscriber climbs back, a layer at a time.
-    let climb = phase(1200, &|_| false);
+    let climb = phase(1200, &|_, _| false);
     assert_eq!(climb, vec![1, 2], "back up: {climb:?}");
+}
+
+#[test]
+fn a_keyframe_request_is_repeated_while_a_subscriber_waits_to_switch() {
+    let t0 = Instant::now();
+    let s = |n: u64| t0 + Duration::from_millis(n);
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let bob = join(&mut router, 2);
+    router
+        .publish(alice.id, TrackId(1), video_track(&[0x100, 0x200]))
+        .unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    let key = |router: &mut Router<SrtpSession>, alice: &mut Client, ssrc, seq, at| {
+        alice
+            .send_rtp(router, at, header(ssrc, seq, 0), vp8(true, 0))
+            .unwrap();
+    };
+    key(&mut router, &mut alice, 0x100, 1, s(0));
+    key(&mut router, &mut alice, 0x200, 1, s(0));
+    drain(&mut router);
+    let plis_for_layer1 = |router: &mut Router<SrtpSession>, alice: &mut Client| {
+        let (_, rtcp) = alice.receive(&drain(router));
+        rtcp.iter()
+            .flat_map(|p| crate::rtcp::parse_compound(p).unwrap())
+            .filter(|f| {
+                matches!(
+                    f,
+                    crate::rtcp::Feedback::Pli {
+                        media_ssrc: 0x200,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    // Bob may have layer 1 now: one request for its keyframe...
+    router.set_bandwidth_estimate(s(10), bob.id, 10_000_000);
+    assert_eq!(plis_for_layer1(&mut router, &mut alice), 1);
+    // ...which the publisher lets pass: asked again once a second, not before, and the
+    // router says when.
+    router.handle_timeout(s(600));
+    assert_eq!(plis_for_layer1(&mut router, &mut alice), 0);
+    assert!(router.poll_timeout().is_some_and(|at| at <= s(1_010)));
+    router.handle_timeout(s(1_010));
+    assert_eq!(plis_for_layer1(&mut router, &mut alice), 1, "asked again");
+    router.handle_timeout(s(2_020));
+    assert_eq!(plis_for_layer1(&mut router, &mut alice), 1, "and again");
+    // The keyframe comes: Bob switches, and the requests stop.
+    key(&mut router, &mut alice, 0x200, 2, s(2_100));
+    drain(&mut router);
+    router.handle_timeout(s(4_000));
+    assert_eq!(plis_for_layer1(&mut router, &mut alice), 0);
+}
+
+/// Alice publishes three layers with the transport-wide sequence number extension; Bob
+/// subscribes with RTX (SSRC 0xB0C), starts on the top layer, and is moved down to the
+/// lowest by heavy loss, which sets his congestion cap.
+fn bob_capped_on_the_lowest_layer() -> (Router<SrtpSession>, Client, Client, Instant, PhaseState) {
+    let t0 = Instant::now();
+    let mut track = video_track(&[0x100, 0x200, 0x300]);
+    track.extensions.transport_cc = Some(3);
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
+    router.set_rtx(bob.id, TrackId(1), 0xB0C, 97).unwrap();
+    router.set_bandwidth_estimate(t0, bob.id, 5_000_000);
+    drain(&mut router);
+    let mut state = PhaseState::default();
+    let mut now = t0;
+    assert_eq!(
+        state
+            .run(&mut router, &mut alice, &mut bob, &mut now, 40, &|_, _| {
+                false
+            })
+            .last(),
+        Some(&2)
+    );
+    assert_eq!(
+        state
+            .run(&mut router, &mut alice, &mut bob, &mut now, 60, &|n, _| n
+                % 2
+                == 0)
+            .last(),
+        Some(&0)
+    );
+    (router, alice, bob, now, state)
+}
+
+/// The counters [`run_twcc_phase`] carries from one phase to the next.
+struct PhaseState {
+    recorder: crate::rtcp::TwccRecorder,
+    frame: u32,
+    twcc: u16,
+    received: u32,
+}
+
+impl Default for PhaseState {
+    fn default() -> Self {
+        PhaseState {
+            recorder: crate::rtcp::TwccRecorder::with_interval(Duration::from_millis(100)),
+            frame: 0,
+            twcc: 0,
+            received: 0,
+        }
+    }
+}
+
+impl PhaseState {
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        router: &mut Router<SrtpSession>,
+        alice: &mut Client,
+        bob: &mut Client,
+        now: &mut Instant,
+        frames: u32,
+        lost: &dyn Fn(u32, &Packet) -> bool,
+    ) -> Vec<u8> {
+        run_twcc_phase(
+            router,
+            alice,
+            bob,
+            &mut self.recorder,
+            now,
+            (&mut self.frame, &mut self.twcc, &mut self.received),
+            frames,
+            lost,
+        )
+    }
+}
+
+/// Whether `p` is a padding-only packet on Bob's RTX stream, and checks its shape.
+fn probe_padding(p: &Packet) -> bool {
+    if p.header.ssrc != 0xB0C || !p.payload.is_empty() {
+        return false;
+    }
+    assert!(p.header.padding, "padding only: {:?}", p.header);
+    assert_eq!(p.header.payload_type, 97);
+    assert!(
+        p.header.get_extension(3).is_some(),
+        "counted in the feedback"
+    );
+    true
+}
+
+#[test]
+fn padding_probes_bring_a_capped_subscriber_back_up() {
+    let (mut router, mut alice, mut bob, mut now, mut state) = bob_capped_on_the_lowest_layer();
+    let probes_before = router.stats().probe_packets;
+    // The path is clear again. Without probes the cap would take about 40 s to rise to the
+    // top layer (`a_congestion_cap_holds_under_mild_loss_and_rises_while_the_path_is_clear`);
+    // a probe per step takes Bob up within a few seconds.
+    let padding = std::cell::Cell::new(0u32);
+    let climb = state.run(&mut router, &mut alice, &mut bob, &mut now, 200, &|_, p| {
+        padding.set(padding.get() + u32::from(probe_padding(p)));
+        false
+    });
+    assert_eq!(climb, vec![1, 2], "back up: {climb:?}");
+    assert!(padding.get() > 0);
+    assert_eq!(
+        u64::from(padding.get()),
+        router.stats().probe_packets - probes_before,
+        "every probe packet arrived as RTX padding"
+    );
+    // On the top layer Bob has all he wants: no more probes.
+    let before = router.stats().probe_packets;
+    state.run(&mut router, &mut alice, &mut bob, &mut now, 150, &|_, _| {
+        false
+    });
+    assert_eq!(router.stats().probe_packets, before);
+}
+
+#[test]
+fn probes_that_meet_congestion_stop_and_back_off() {
+    let (mut router, mut alice, mut bob, mut now, mut state) = bob_capped_on_the_lowest_layer();
+    // Every padding packet is lost, so each probe reads as congestion and stops, and the
+    // next waits twice as long (2, 4, 8, 16 s). (The media still arrives, so the cap keeps
+    // rising slowly between probes as before.)
+    let start = router.stats().probe_packets;
+    let mut bursts = Vec::new();
+    let mut last = start;
+    for second in 0..40u32 {
+        state.run(&mut router, &mut alice, &mut bob, &mut now, 30, &|_, p| {
+            probe_padding(p)
+        });
+        let sent = router.stats().probe_packets;
+        if sent > last {
+            bursts.push(second);
+        }
+        last = sent;
+    }
+    assert!(
+        (3..=6).contains(&bursts.len()),
+        "probes at seconds {bursts:?}"
+    );
+    let gaps: Vec<u32> = bursts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.windows(2).all(|g| g[1] >= g[0]),
+        "the waits grow: {bursts:?}"
+    );
+}
+
+#[test]
+fn no_probes_without_rtx_or_when_turned_off() {
+    let t0 = Instant::now();
+    let mut track = video_track(&[0x100, 0x200, 0x300]);
+    track.extensions.transport_cc = Some(3);
+    for rtx in [false, true] {
+        let mut router = Router::new(RouterConfig {
+            bandwidth_probing: !rtx,
+            ..RouterConfig::default()
+        });
+        let mut alice = join(&mut router, 1);
+        let mut bob = join(&mut router, 2);
+        router.publish(alice.id, TrackId(1), track.clone()).unwrap();
+        router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+        if rtx {
+            router.set_rtx(bob.id, TrackId(1), 0xB0C, 97).unwrap();
+        }
+        router.set_bandwidth_estimate(t0, bob.id, 5_000_000);
+        drain(&mut router);
+        let mut state = PhaseState::default();
+        let mut now = t0;
+        state.run(&mut router, &mut alice, &mut bob, &mut now, 40, &|_, _| {
+            false
+        });
+        state.run(&mut router, &mut alice, &mut bob, &mut now, 60, &|n, _| {
+            n % 2 == 0
+        });
+        state.run(&mut router, &mut alice, &mut bob, &mut now, 150, &|_, _| {
+            false
+        });
+        assert_eq!(router.stats().probe_packets, 0, "rtx {rtx}");
+    }
+}
+
+#[test]
+fn resends_carry_the_subscribers_own_transport_wide_sequence_number() {
+    let t0 = Instant::now();
+    let mut track = video_track(&[0x100]);
+    track.extensions.transport_cc = Some(3);
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
+    router.set_rtx(bob.id, TrackId(1), 0xB0C, 97).unwrap();
+    drain(&mut router);
+    // The publisher numbers its packets 40 000 on; Bob gets his own numbers from 0.
+    for i in 0..10u16 {
+        let mut h = header(0x100, 500 + i, 3000 * u32::from(i));
+        h.set_extension(3, Bytes::from((40_000 + i).to_be_bytes().to_vec()))
+            .unwrap();
+        alice
+            .send_rtp(&mut router, t0, h, vp8(i == 0, i as u8))
+            .unwrap();
+    }
+    let twcc_of = |p: &Packet| {
+        let v = p.header.get_extension(3).unwrap();
+        u16::from_be_bytes([v[0], v[1]])
+    };
+    let (sent, _) = bob.receive(&drain(&mut router));
+    assert_eq!(
+        sent.iter().map(twcc_of).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<u16>>()
+    );
+    let mut nack = Vec::new();
+    crate::rtcp::build::nack(0xB0B0, 0xB0B, &[sent[4].header.sequence_number], &mut nack).unwrap();
+    bob.send_rtcp(&mut router, t0 + Duration::from_millis(50), &nack);
+    let (again, _) = bob.receive(&drain(&mut router));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].header.ssrc, 0xB0C);
+    assert_eq!(
+        twcc_of(&again[0]),
+        10,
+        "the next of Bob's numbers, not the publisher's"
+    );
+    // Bob's feedback on it is counted: the estimator knows number 10.
+    let mut recorder = crate::rtcp::TwccRecorder::with_interval(Duration::from_millis(100));
+    for n in 0..=10u16 {
+        recorder.record(n, t0 + Duration::from_millis(60 + u64::from(n)));
+    }
+    let mut fb = Vec::new();
+    while recorder
+        .poll_feedback(t0 + Duration::from_millis(200), 0xB0B0, 0xB0B, &mut fb)
+        .unwrap()
+    {}
+    bob.send_rtcp(&mut router, t0 + Duration::from_millis(200), &fb);
+    let p = router.participants.get(&bob.id).unwrap();
+    assert_eq!(
+        p.bandwidth.loss_fraction(),
+        None,
+        "11 packets: no loss window yet"
+    );
+    assert!(p.twcc_sent.iter().flatten().any(|&(seq, _, _)| seq == 10));
+    assert_eq!(p.twcc_out_seq, 11);
 }

@@ -1,0 +1,89 @@
+//! Read-only views of the router's state, for an application's dashboards and logs and for
+//! tests: what a subscription forwards and wants, and what a track's layers are doing.
+
+use std::time::Instant;
+
+use quietroom_srtp::MediaCrypto;
+
+use super::{ParticipantId, Router, TrackId};
+
+/// What one subscription forwards now and what the router is moving it to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscriptionState {
+    /// The spatial index of the layer forwarded now (`None` before the first switch).
+    pub current_spatial: Option<u8>,
+    /// The spatial index of the layer selected, waiting for its keyframe if it differs from
+    /// the current one (`None` while paused).
+    pub target_spatial: Option<u8>,
+    /// The highest temporal layer forwarded now, and the one selected (`u8::MAX`: all).
+    pub current_temporal: u8,
+    /// See [`current_temporal`](Self::current_temporal).
+    pub target_temporal: u8,
+    /// What the subscriber asked for: its highest spatial layer, and whether it paused.
+    pub max_spatial: u8,
+    /// See [`max_spatial`](Self::max_spatial).
+    pub paused: bool,
+    /// The subscriber's bandwidth estimate in use, in bits per second.
+    pub estimate_bps: Option<u64>,
+    /// Whether a padding probe to the subscriber is in progress.
+    pub probing: bool,
+}
+
+/// One layer of a published track, as the router sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LayerState {
+    /// Its spatial index.
+    pub spatial: u8,
+    /// Its media SSRC, once signaled or learned.
+    pub ssrc: Option<u32>,
+    /// Whether the publisher is sending it (a packet within the last 2 s).
+    pub active: bool,
+    /// Temporal layers seen in its payload descriptors (0 before any).
+    pub temporal_layers: u8,
+    /// Whether a keyframe request for it is held back by the throttle.
+    pub keyframe_pending: bool,
+}
+
+impl<C: MediaCrypto> Router<C> {
+    /// What `subscriber`'s subscription to `track` forwards and wants; `None` if there is
+    /// no such subscription.
+    pub fn subscription_state(
+        &self,
+        subscriber: ParticipantId,
+        track: TrackId,
+    ) -> Option<SubscriptionState> {
+        let t = self.tracks.get(&track)?;
+        let sub = &t.subscribers.iter().find(|s| s.id == subscriber)?.sub;
+        let spatial = |i: Option<usize>| i.and_then(|i| t.layers.get(i)).map(|l| l.spatial);
+        let p = self.participants.get(&subscriber)?;
+        Some(SubscriptionState {
+            current_spatial: spatial(sub.current),
+            target_spatial: spatial(sub.target),
+            current_temporal: sub.current_temporal,
+            target_temporal: sub.target_temporal,
+            max_spatial: sub.max_spatial,
+            paused: sub.paused,
+            estimate_bps: p.estimate_bps,
+            probing: p.prober.goal().is_some(),
+        })
+    }
+
+    /// The layers of `track` at `now`, in the order they were published; empty for an
+    /// unknown track.
+    pub fn layer_states(&self, now: Instant, track: TrackId) -> Vec<LayerState> {
+        self.tracks.get(&track).map_or_else(Vec::new, |t| {
+            t.layers
+                .iter()
+                .map(|l| LayerState {
+                    spatial: l.spatial,
+                    ssrc: l.ssrc,
+                    active: l.active(now),
+                    temporal_layers: l.temporal_layers,
+                    keyframe_pending: l.keyframe_pending,
+                })
+                .collect()
+        })
+    }
+}

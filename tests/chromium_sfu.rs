@@ -104,14 +104,40 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let mut page = Page::default();
     let mut switches = Vec::new();
     // Phases: 0 video flows; 1 the subscriber may have everything and reaches the best layer
-    // Chromium sends; 2 it is held to the lowest layer; 3 to its base temporal layer.
+    // Chromium sends; 10 its link loses a third of the media, and the router's estimate,
+    // from Chromium's transport-wide CC feedback, moves it down; 11 the link is clear again,
+    // and padding probes take it back up; 2 it is held to the lowest layer; 3 to its base
+    // temporal layer.
     let mut phase = 0;
     let mut phase_start = Instant::now();
     let mut decoded_at_phase = 0;
     let mut best = 0;
+    let mut best_spatial = None;
+    let mut probes_at_recovery = 0;
     let mut temporal_mark = 0;
     let deadline = Instant::now() + Duration::from_secs(80);
+    // Once a second: the subscription's target and current layers and which layers the
+    // router sees arriving, printed if a phase does not finish.
+    let mut trace: Vec<String> = Vec::new();
+    let mut next_trace = Instant::now();
     loop {
+        if Instant::now() >= next_trace {
+            next_trace += Duration::from_secs(1);
+            let sub = sfu.router.subscription_state(s, VIDEO);
+            let active: Vec<bool> = sfu
+                .router
+                .layer_states(Instant::now(), VIDEO)
+                .iter()
+                .map(|l| l.active)
+                .collect();
+            trace.push(format!(
+                "phase {phase} {}ms target {:?} current {:?} estimate {:?} active {active:?}",
+                phase_start.elapsed().as_millis(),
+                sub.and_then(|s| s.target_spatial),
+                sub.and_then(|s| s.current_spatial),
+                sub.and_then(|s| s.estimate_bps),
+            ));
+        }
         if Instant::now() >= deadline {
             // What happened to keyframes since the phase began: requests the router sent the
             // publisher, and keyframes that arrived, per SSRC.
@@ -121,18 +147,24 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                 .filter(|(at, _)| *at >= phase_start)
                 .map(|(at, e)| (at.duration_since(phase_start).as_millis(), *e))
                 .collect();
+            let now = Instant::now();
             panic!(
                 "phase {phase} did not finish: {page:?}, switches {switches:?}, dropped {:?}, \
-                 router {:?}, keyframe requests and arrivals since the phase began (ms): {:?}",
+                 router {:?}, keyframe requests and arrivals since the phase began (ms): {:?}, \
+                 subscription {:?}, layers {:?}, once a second: {:#?}",
                 sfu.dropped,
                 sfu.router.stats(),
-                &since[..since.len().min(60)]
+                &since[..since.len().min(60)],
+                sfu.router.subscription_state(s, VIDEO),
+                sfu.router.layer_states(now, VIDEO),
+                &trace[trace.len().saturating_sub(90)..],
             );
         }
         sfu.step();
         while let Some(event) = sfu.router.poll_event() {
             if let RouterEvent::LayerSwitched { spatial, .. } = event {
-                switches.push(spatial);
+                // (spatial layer, ms since the phase began)
+                switches.push((spatial, phase_start.elapsed().as_millis()));
             }
         }
         sfu.wire(&publisher, &subscriber);
@@ -159,7 +191,48 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                     && (page.width == page.sent_width("f") || waited > Duration::from_secs(10))
                 {
                     best = page.width;
+                    best_spatial = sfu
+                        .router
+                        .subscription_state(s, VIDEO)
+                        .and_then(|sub| sub.current_spatial);
                     eprintln!("up at {}px wide after {waited:?}: {page:?}", page.width);
+                    // Congestion on the link to the subscriber: a third of its media lost.
+                    sfu.lose_every = Some(3);
+                    (phase, phase_start, decoded_at_phase) = (10, now, page.decoded);
+                }
+            }
+            10 => {
+                // Chromium's transport-wide CC feedback shows the loss: the router's estimate
+                // falls and the subscriber is moved down.
+                let current = sfu
+                    .router
+                    .subscription_state(s, VIDEO)
+                    .and_then(|sub| sub.current_spatial);
+                if current < best_spatial {
+                    eprintln!(
+                        "congested: moved down to layer {current:?} after {:?}",
+                        now - phase_start
+                    );
+                    sfu.lose_every = Some(40);
+                    probes_at_recovery = sfu.router.stats().probe_packets;
+                    (phase, phase_start, decoded_at_phase) = (11, now, page.decoded);
+                }
+            }
+            11 => {
+                // The path is clear again: padding probes on RTX show the room, and the
+                // subscriber climbs back to the layer it had.
+                let current = sfu
+                    .router
+                    .subscription_state(s, VIDEO)
+                    .and_then(|sub| sub.current_spatial);
+                if current >= best_spatial && page.width == best {
+                    let probes = sfu.router.stats().probe_packets - probes_at_recovery;
+                    eprintln!(
+                        "recovered to layer {current:?} after {:?}, {probes} padding probe \
+                         packets: {page:?}",
+                        now - phase_start
+                    );
+                    assert!(probes > 0, "the climb back was probed");
                     sfu.router.set_preferences(now, s, VIDEO, 0, false);
                     (phase, phase_start, decoded_at_phase) = (2, now, page.decoded);
                 }
@@ -212,7 +285,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     assert!(stats.forwarded > 0);
     // Each of Chromium's layers numbers its pictures on its own; the subscriber's numbering
     // is continuous across the switches, and resends repeat their original's numbers.
-    let numbering = webrtc::check_picture_numbering(&sfu.sent);
+    let numbering = webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs);
     eprintln!("picture numbering checked: {numbering:?}");
     assert!(
         numbering.pictures > 60 && numbering.with_tl0_pic_idx > 60,

@@ -30,7 +30,7 @@ use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
 // Each test crate uses part of the harness.
 #[allow(unused_imports)]
 pub(crate) use observed::{
-    KeyframeEvent, KeyframeLog, Observed, SentLog, SentVideo, check_picture_numbering,
+    InputLog, KeyframeEvent, KeyframeLog, Observed, SentLog, SentVideo, check_picture_numbering,
 };
 
 pub(crate) const VIDEO: TrackId = TrackId(1);
@@ -178,6 +178,8 @@ pub(crate) struct Sfu {
     pub(crate) sent: SentLog,
     /// Keyframe requests the router sent publishers, and keyframes that arrived.
     pub(crate) keyframes: KeyframeLog,
+    /// What publishers sent, as the router decrypted it.
+    pub(crate) inputs: InputLog,
     pub(crate) dropped: Vec<String>,
     /// Loss toward subscribers: every this-many-th media packet on [`OUT_SSRC`] is not sent
     /// (the link loses it), so the subscriber must NACK it and the router resend it.
@@ -217,10 +219,16 @@ impl Sfu {
                 connected: false,
             })
             .collect();
+        let publisher_twcc = offers
+            .iter()
+            .find(|(_, publisher)| *publisher)
+            .and_then(|(offer, _)| offer.extension(TWCC_URI));
         let answers = offers
             .iter()
             .zip(&legs)
-            .map(|((offer, _), leg)| answer(offer, leg, port, &certificate.fingerprint()))
+            .map(|((offer, _), leg)| {
+                answer(offer, leg, port, &certificate.fingerprint(), publisher_twcc)
+            })
             .collect();
         let sfu = Sfu {
             socket,
@@ -229,6 +237,7 @@ impl Sfu {
             router: Router::new(RouterConfig::default()),
             sent: SentLog::default(),
             keyframes: KeyframeLog::default(),
+            inputs: InputLog::default(),
             dropped: Vec::new(),
             lose_every: None,
             media_sent: 0,
@@ -335,7 +344,12 @@ impl Sfu {
                         self.router
                             .add_participant(
                                 leg.id,
-                                Observed::new(*session, self.sent.clone(), self.keyframes.clone()),
+                                Observed::new(
+                                    *session,
+                                    self.sent.clone(),
+                                    self.inputs.clone(),
+                                    self.keyframes.clone(),
+                                ),
                             )
                             .unwrap();
                         leg.connected = true;
@@ -363,8 +377,21 @@ impl Sfu {
 /// An `a=ice-lite` answer with VP8 (and its RTX when offered), the SFU passive in DTLS. A
 /// publisher's simulcast is accepted RID for RID, with the header extensions the router reads;
 /// a subscriber gets the SFU's SSRC.
-fn answer(offer: &Offer, leg: &Leg, port: u16, fingerprint: &Fingerprint) -> String {
+fn answer(
+    offer: &Offer,
+    leg: &Leg,
+    port: u16,
+    fingerprint: &Fingerprint,
+    publisher_twcc: Option<u8>,
+) -> String {
     let pt = offer.vp8;
+    let twcc = if leg.publisher {
+        offer.extension(TWCC_URI).filter(|_| !offer.rids.is_empty())
+    } else {
+        offer
+            .extension(TWCC_URI)
+            .filter(|&id| Some(id) == publisher_twcc)
+    };
     let mut media = String::new();
     let mut payload_types = pt.to_string();
     if leg.publisher {
@@ -381,6 +408,13 @@ fn answer(offer: &Offer, leg: &Leg, port: u16, fingerprint: &Fingerprint) -> Str
         }
     } else {
         media.push_str("a=sendonly\r\na=msid:quietroom video\r\n");
+        // Transport-wide CC toward the subscriber too: its feedback drives the router's
+        // estimate (and the padding probes above a congestion cap). The router writes the
+        // publisher's extension id into each copy, so it is offered here only when the
+        // subscriber's offer uses the same id (Chromium numbers its extensions alike).
+        if let Some(id) = twcc {
+            media.push_str(&format!("a=extmap:{id} {TWCC_URI}\r\n"));
+        }
         // The media SSRC first: Chromium takes the first `a=ssrc` for the primary stream.
         if offer.rtx.is_some() {
             media.push_str(&format!("a=ssrc-group:FID {OUT_SSRC} {OUT_RTX_SSRC}\r\n"));
@@ -394,7 +428,7 @@ fn answer(offer: &Offer, leg: &Leg, port: u16, fingerprint: &Fingerprint) -> Str
     media.push_str(&format!(
         "a=rtpmap:{pt} VP8/90000\r\na=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\n"
     ));
-    if leg.publisher && !offer.rids.is_empty() && offer.extension(TWCC_URI).is_some() {
+    if twcc.is_some() {
         media.push_str(&format!("a=rtcp-fb:{pt} transport-cc\r\n"));
     }
     // RTX: from a simulcast publisher (repaired-RID names the layer), and toward every

@@ -24,10 +24,24 @@ pub(crate) struct SentVideo {
     pub(crate) temporal_id: Option<u8>,
     /// A retransmission over RTX.
     pub(crate) rtx: bool,
+    /// The publisher's packet it was made from: an index into the [`InputLog`] (the packet
+    /// the router had just decrypted when it protected this copy).
+    pub(crate) input: Option<usize>,
 }
 
 /// The shared log of [`SentVideo`].
 pub(crate) type SentLog = Arc<Mutex<Vec<SentVideo>>>;
+
+/// One packet a publisher sent the router, as decrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InputVideo {
+    pub(crate) ssrc: u32,
+    pub(crate) timestamp: u32,
+    pub(crate) picture_id: Option<u16>,
+}
+
+/// The shared log of [`InputVideo`], in the order the router decrypted them.
+pub(crate) type InputLog = Arc<Mutex<Vec<InputVideo>>>;
 
 /// Keyframe traffic, to tell why a layer switch did not happen: when the router asked a
 /// publisher for a keyframe (PLI or FIR) of an SSRC, and when a keyframe of an SSRC arrived.
@@ -45,14 +59,21 @@ pub(crate) type KeyframeLog = Arc<Mutex<Vec<(Instant, KeyframeEvent)>>>;
 pub(crate) struct Observed {
     session: SrtpSession,
     log: SentLog,
+    inputs: InputLog,
     keyframes: KeyframeLog,
 }
 
 impl Observed {
-    pub(crate) fn new(session: SrtpSession, log: SentLog, keyframes: KeyframeLog) -> Self {
+    pub(crate) fn new(
+        session: SrtpSession,
+        log: SentLog,
+        inputs: InputLog,
+        keyframes: KeyframeLog,
+    ) -> Self {
         Observed {
             session,
             log,
+            inputs,
             keyframes,
         }
     }
@@ -82,6 +103,12 @@ impl Observed {
             payload = rest;
         }
         let fields = picture_fields(Codec::Vp8, payload);
+        let input = self
+            .inputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+            .checked_sub(1);
         self.log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -92,6 +119,7 @@ impl Observed {
                 tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
                 temporal_id: fields.and_then(|f| f.temporal_id()),
                 rtx,
+                input,
             });
     }
 }
@@ -104,10 +132,19 @@ impl MediaCrypto for Observed {
 
     fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         let n = self.session.unprotect_rtp(buf)?;
-        if let Ok(header) = RtpHeader::parse(&buf[..n])
-            && inspect(Codec::Vp8, header.payload(&buf[..n])).0
-        {
-            self.keyframe_event(KeyframeEvent::Arrived(header.ssrc));
+        if let Ok(header) = RtpHeader::parse(&buf[..n]) {
+            let (keyframe, fields) = inspect(Codec::Vp8, header.payload(&buf[..n]));
+            if keyframe {
+                self.keyframe_event(KeyframeEvent::Arrived(header.ssrc));
+            }
+            self.inputs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(InputVideo {
+                    ssrc: header.ssrc,
+                    timestamp: header.timestamp,
+                    picture_id: fields.and_then(|f| f.picture_id()),
+                });
         }
         Ok(n)
     }
@@ -153,24 +190,35 @@ pub(crate) struct Numbering {
     /// were of exactly one picture ID.
     pub(crate) pictures: usize,
     pub(crate) steps_of_one: usize,
+    /// Of those steps, the ones between pictures of one publisher stream, compared with the
+    /// publisher's own step.
+    pub(crate) same_stream: usize,
     /// Pairs of consecutive packets whose TL0PICIDX was compared.
     pub(crate) with_tl0_pic_idx: usize,
     /// Retransmissions compared with their original.
     pub(crate) resends: usize,
 }
 
-/// The largest step between consecutive pictures accepted: a publisher's encoder may skip a
-/// picture ID on one simulcast layer (libwebrtc numbers the pictures of all its layers from
-/// one counter, and a layer can drop a frame the others encode).
+/// The largest step between consecutive pictures accepted across a layer switch: a
+/// publisher's encoder may skip a picture ID on one simulcast layer (libwebrtc numbers the
+/// pictures of all its layers from one counter, and a layer can drop a frame the others
+/// encode).
 const MAX_STEP: u16 = 3;
 
 /// Checks the VP8 picture numbering a subscriber was sent: in sequence-number order, packets
-/// of one picture (one timestamp) share a picture ID and TL0PICIDX; the next picture has a
-/// picture ID 1 to [`MAX_STEP`] on (1 unless the publisher skipped one), and the same or the
-/// next TL0PICIDX — across layer switches too, and with temporal layers left out; each
-/// retransmission carries the numbers of its original. Panics with the first violation.
-pub(crate) fn check_picture_numbering(log: &SentLog) -> Numbering {
+/// of one picture (one timestamp) share a picture ID and TL0PICIDX, and the next picture has
+/// the same or the next TL0PICIDX. Between two pictures made from the same publisher
+/// stream, the picture ID steps by exactly what the publisher's did, less the pictures of
+/// that stream the router left out in between (temporal layers): a picture the publisher
+/// skipped (or its uplink lost) still shows, one the router left out does not. Across a
+/// layer switch the step is 1 to [`MAX_STEP`]. Each retransmission carries the numbers of
+/// its original. Panics with the first violation.
+pub(crate) fn check_picture_numbering(log: &SentLog, inputs: &InputLog) -> Numbering {
     let sent = log.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let inputs = inputs
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     let mut media: Vec<(u64, SentVideo)> = Vec::new();
     let mut last: Option<u64> = None;
     for p in sent.iter().filter(|p| !p.rtx) {
@@ -202,10 +250,21 @@ pub(crate) fn check_picture_numbering(log: &SentLog) -> Numbering {
             } else {
                 numbering.pictures += 1;
                 let step = id1.wrapping_sub(id0) & 0x7FFF;
-                assert!(
-                    (1..=MAX_STEP).contains(&step),
-                    "picture ID jumps by {step}: {a:?} then {b:?}"
-                );
+                match source_step(&inputs, a.input, b.input) {
+                    Some((source, left_out)) => {
+                        assert_eq!(
+                            usize::from(step),
+                            usize::from(source).saturating_sub(left_out),
+                            "picture ID steps by {step} where the publisher's stepped by \
+                             {source} with {left_out} pictures left out: {a:?} then {b:?}"
+                        );
+                        numbering.same_stream += 1;
+                    }
+                    None => assert!(
+                        (1..=MAX_STEP).contains(&step),
+                        "picture ID jumps by {step}: {a:?} then {b:?}"
+                    ),
+                }
                 numbering.steps_of_one += usize::from(step == 1);
             }
         }
@@ -234,4 +293,30 @@ pub(crate) fn check_picture_numbering(log: &SentLog) -> Numbering {
         }
     }
     numbering
+}
+
+/// For two pictures sent from the publisher's packets `from` and `to` (indices into
+/// `inputs`) of the same stream: how far the publisher's picture ID stepped, and how many
+/// pictures of that stream the router received in between (and so left out). `None` when
+/// they come from different streams (a layer switch) or carry no picture ID.
+fn source_step(
+    inputs: &[InputVideo],
+    from: Option<usize>,
+    to: Option<usize>,
+) -> Option<(u16, usize)> {
+    let (i, j) = (from?, to?);
+    let (a, b) = (inputs.get(i)?, inputs.get(j)?);
+    let (id0, id1) = (a.picture_id?, b.picture_id?);
+    if a.ssrc != b.ssrc || i >= j {
+        return None;
+    }
+    let mut between: Vec<u16> = inputs[i + 1..j]
+        .iter()
+        .filter(|v| v.ssrc == a.ssrc)
+        .filter_map(|v| v.picture_id)
+        .filter(|&id| id != id0 && id != id1)
+        .collect();
+    between.sort_unstable();
+    between.dedup();
+    Some((id1.wrapping_sub(id0) & 0x7FFF, between.len()))
 }

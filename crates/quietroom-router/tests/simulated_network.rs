@@ -8,7 +8,7 @@
 //! PLI) and Opus with the audio-level extension. Each subscriber's client decrypts what it gets,
 //! tracks sequence numbers on its video SSRC and its RTX SSRC, NACKs gaps (after a short delay,
 //! a bounded number of times), sends a PLI for a gap it could not fill within 300 ms, and sends
-//! REMB with its downlink cap.
+//! REMB with its downlink cap, or, in the transport-wide CC room, transport-wide CC feedback.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -239,6 +239,98 @@ fn bandwidth_cap_moves_layers_down_and_up() {
             .map(|(_, l)| *l)
             .collect::<Vec<_>>(),
         vec![0, 2]
+    );
+}
+
+#[test]
+fn transport_wide_cc_and_padding_probes_follow_a_bottleneck() {
+    // No REMB here: the subscribers send transport-wide CC feedback, and the router's own
+    // estimate (with padding probes above its congestion cap) is all that moves them.
+    let mut sim = Sim::with_twcc(0x5EED_0C0C, 2);
+    let capped = sim.subs[0].id;
+    let other = sim.subs[1].id;
+    let now = sim.now;
+    for id in [capped, other] {
+        sim.router.set_bandwidth_estimate(now, id, 20_000_000);
+    }
+    sim.set_link_cap(capped, 5_000_000, 20_000);
+    sim.run_until(sim.at(4.0));
+    let up = sim.layer_switches(capped);
+    assert_eq!(
+        up.last().map(|(_, l)| *l),
+        Some(2),
+        "top layer first: {up:?}"
+    );
+
+    // The downlink narrows to 450 kbit/s: only the lowest layer (about 270 kbit/s) fits.
+    sim.set_link_cap(capped, 450_000, 20_000);
+    sim.run_until(sim.at(12.0));
+    let during = |sim: &Sim, from: f64, to: f64| -> Vec<(f64, u8)> {
+        sim.layer_switches(capped)
+            .iter()
+            .map(|(at, l)| (sim.secs(*at), *l))
+            .filter(|(at, _)| *at >= from && *at < to)
+            .collect()
+    };
+    let down = during(&sim, 4.0, 12.0);
+    let lowest = down.iter().position(|(_, l)| *l == 0);
+    let lowest = lowest.unwrap_or_else(|| panic!("moved down to the lowest layer: {down:?}"));
+    assert!(down[lowest].0 < 6.0, "within 2 s: {down:?}");
+    // Probes for the next layer fail against the bottleneck and back off; the subscriber is
+    // never moved up into it.
+    assert_eq!(lowest + 1, down.len(), "no oscillation: {down:?}");
+    let probes_capped = sim.sub(capped).padding_packets;
+
+    // The bottleneck goes: probes find the room, and the subscriber climbs back.
+    sim.set_link_cap(capped, 5_000_000, 20_000);
+    sim.publisher.active_until = Some(sim.at(22.0));
+    sim.run_until(sim.at(23.0));
+    let climb = during(&sim, 12.0, 23.0);
+    assert_eq!(
+        climb.last().map(|(_, l)| *l),
+        Some(2),
+        "back on the top layer: {climb:?}"
+    );
+    let s = sim.sub(capped);
+    assert!(
+        s.padding_packets > probes_capped,
+        "the climb was probed: {} padding packets, {probes_capped} while capped",
+        s.padding_packets
+    );
+    let link = sim.net.stats(capped, Dir::Down);
+    println!(
+        "transport-wide CC: switches {:?}, padding received {} ({probes_capped} while capped), \
+         queue drops {}, nacks {}, plis {}, unrecovered {}",
+        sim.layer_switches(capped)
+            .iter()
+            .map(|(at, l)| (sim.secs(*at), *l))
+            .collect::<Vec<_>>(),
+        s.padding_packets,
+        link.queue_dropped,
+        s.nacks_sent,
+        s.plis_sent,
+        s.video.unrecovered
+    );
+    assert!(
+        sim.router_errors.is_empty(),
+        "{:?}",
+        &sim.router_errors[..sim.router_errors.len().min(5)]
+    );
+    for s in &sim.subs {
+        s.check_stream_invariants();
+    }
+    // The other subscriber, on a clear link, stayed on the top layer and was never probed.
+    assert_eq!(
+        sim.layer_switches(other)
+            .iter()
+            .map(|(_, l)| *l)
+            .collect::<Vec<_>>(),
+        vec![2]
+    );
+    assert_eq!(sim.sub(other).padding_packets, 0);
+    assert!(
+        sim.publisher.twcc_feedback > 0,
+        "the publisher gets feedback too"
     );
 }
 

@@ -63,6 +63,10 @@ pub(crate) struct Subscriber {
     pub(crate) forwarded_video: Vec<u16>,
     pub(crate) forwarded_rtx: u64,
     pub(crate) forwarded_audio: u64,
+    /// Transport-wide CC (when the room uses it): arrivals recorded, feedback to send.
+    pub(crate) twcc: Option<quietroom_router::rtcp::TwccRecorder>,
+    /// Padding-only packets received on the RTX stream (the router's bandwidth probes).
+    pub(crate) padding_packets: u64,
 }
 
 impl Subscriber {
@@ -92,6 +96,8 @@ impl Subscriber {
             forwarded_video: Vec::new(),
             forwarded_rtx: 0,
             forwarded_audio: 0,
+            twcc: None,
+            padding_packets: 0,
         }
     }
 
@@ -143,6 +149,9 @@ impl Subscriber {
         };
         let packet = Packet::unmarshal(&mut &data[..n]).unwrap();
         let h = &packet.header;
+        if let (Some(recorder), Some(v)) = (self.twcc.as_mut(), h.get_extension(TWCC_ID)) {
+            recorder.record(u16::from_be_bytes([v[0], v[1]]), now);
+        }
         if h.ssrc == self.video_ssrc {
             assert_eq!(h.payload_type, VIDEO_PT);
             let frame = read_vp8(&packet.payload).frame;
@@ -150,6 +159,11 @@ impl Subscriber {
             self.on_video(now, h.sequence_number, h.timestamp, &packet.payload, false);
         } else if h.ssrc == self.rtx_ssrc {
             assert_eq!(h.payload_type, RTX_PT);
+            if packet.payload.is_empty() {
+                assert!(h.padding, "an empty RTX packet is padding");
+                self.padding_packets += 1;
+                return;
+            }
             let osn = u16::from_be_bytes([packet.payload[0], packet.payload[1]]);
             self.video.rtx_packets += 1;
             self.on_video(now, osn, h.timestamp, &packet.payload[2..], true);
@@ -230,7 +244,8 @@ impl Subscriber {
                 }
             })
             .min();
-        [missing, self.next_remb].into_iter().flatten().min()
+        let twcc = self.twcc.as_ref().and_then(|r| r.poll_timeout());
+        [missing, self.next_remb, twcc].into_iter().flatten().min()
     }
 
     /// Runs the client's timers; returns plain RTCP packets to send.
@@ -284,6 +299,20 @@ impl Subscriber {
             .unwrap();
             self.rembs_sent += 1;
             out.push(plain);
+        }
+        if let Some(recorder) = self.twcc.as_mut() {
+            loop {
+                let mut plain = Vec::new();
+                match recorder.poll_feedback(
+                    now,
+                    self.video_ssrc ^ 0xFFFF,
+                    self.video_ssrc,
+                    &mut plain,
+                ) {
+                    Ok(true) => out.push(plain),
+                    _ => break,
+                }
+            }
         }
         out
     }

@@ -23,6 +23,8 @@ pub(crate) const RID_ID: u8 = 10;
 pub(crate) const MID_ID: u8 = 9;
 pub(crate) const VIDEO_MID: &str = "1";
 pub(crate) const REPAIRED_RID_ID: u8 = 11;
+/// The transport-wide sequence number extension (when the room uses transport-wide CC).
+pub(crate) const TWCC_ID: u8 = 5;
 pub(crate) const RIDS: [&str; 3] = ["q", "h", "f"];
 /// What each layer needs, as signaled to the router; close to what is sent (packets per frame
 /// × ~1100 bytes × 30 fps, plus keyframes).
@@ -282,6 +284,10 @@ pub(crate) struct Publisher {
     pub(crate) rtx_sent: u64,
     /// Retransmissions to send at the next poll.
     pub(crate) pending: Vec<(bool, Vec<u8>)>,
+    /// The next transport-wide sequence number, when video carries it.
+    pub(crate) twcc: Option<u16>,
+    /// Transport-wide CC feedback received from the router.
+    pub(crate) twcc_feedback: u32,
 }
 
 impl Publisher {
@@ -319,6 +325,8 @@ impl Publisher {
             nacked: 0,
             rtx_sent: 0,
             pending: Vec::new(),
+            twcc: None,
+            twcc_feedback: 0,
             rng,
         }
     }
@@ -397,7 +405,8 @@ impl Publisher {
     pub(crate) fn send_frame(&mut self, out: &mut Vec<(bool, Vec<u8>)>) {
         let frame = self.frame;
         self.frame += 1;
-        for layer in (0..3).filter(|l| !self.paused[*l]) {
+        let paused = self.paused;
+        for layer in (0..3).filter(|l| !paused[*l]) {
             // Stagger the periodic keyframes of the layers.
             let periodic = self.periodic_keyframes && frame % KEYFRAME_EVERY == (layer as u64) * 20;
             let keyframe = periodic || std::mem::take(&mut self.force_keyframe[layer]);
@@ -437,6 +446,7 @@ impl Publisher {
                         .set_extension(RID_ID, Bytes::from_static(RIDS[layer].as_bytes()))
                         .unwrap();
                 }
+                self.number(&mut header);
                 self.seq[layer] = self.seq[layer].wrapping_add(1);
                 self.packets_sent[layer] += 1;
                 self.octets_sent[layer] += payload.len() as u32;
@@ -487,6 +497,7 @@ impl Publisher {
                     .set_extension(REPAIRED_RID_ID, Bytes::from_static(RIDS[layer].as_bytes()))
                     .unwrap();
             }
+            self.number(&mut header);
             self.rtx_seq[layer] = self.rtx_seq[layer].wrapping_add(1);
             let packet = Packet {
                 header,
@@ -536,11 +547,23 @@ impl Publisher {
                     }
                 }
                 Feedback::ReceiverReport { .. } => self.receiver_reports += 1,
+                Feedback::TransportCc { .. } => self.twcc_feedback += 1,
                 Feedback::Nack {
                     media_ssrc, lost, ..
                 } => self.retransmit(media_ssrc, &lost),
                 other => panic!("unexpected RTCP to the publisher: {other:?}"),
             }
+        }
+    }
+
+    /// Gives a video packet the next transport-wide sequence number, if the room uses them
+    /// (a retransmission gets its own, as libwebrtc's do).
+    fn number(&mut self, header: &mut Header) {
+        if let Some(seq) = self.twcc {
+            header
+                .set_extension(TWCC_ID, Bytes::from(seq.to_be_bytes().to_vec()))
+                .unwrap();
+            self.twcc = Some(seq.wrapping_add(1));
         }
     }
 

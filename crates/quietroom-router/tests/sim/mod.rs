@@ -48,6 +48,8 @@ pub(crate) struct Sim {
     pub(crate) log: Vec<TransmitLog>,
     pub(crate) publisher_left: bool,
     pub(crate) handle_timeouts: u64,
+    /// Whether subscribers send transport-wide CC feedback.
+    pub(crate) twcc: bool,
 }
 
 impl Sim {
@@ -65,19 +67,34 @@ impl Sim {
         audio: bool,
         periodic_keyframes: bool,
     ) -> Self {
-        Sim::build(seed, subscribers, audio, periodic_keyframes, false, false)
+        Sim::build(
+            seed,
+            subscribers,
+            audio,
+            periodic_keyframes,
+            false,
+            false,
+            false,
+        )
     }
 
     /// Like [`Sim::new`], with the publisher's video layers published with RTX, so the router
     /// NACKs what the publisher's uplink loses and the publisher retransmits it.
     pub(crate) fn with_publisher_rtx(seed: u64, subscribers: usize) -> Self {
-        Sim::build(seed, subscribers, true, true, true, false)
+        Sim::build(seed, subscribers, true, true, true, false, false)
+    }
+
+    /// Like [`Sim::new`], with transport-wide CC: the publisher's video carries the
+    /// transport-wide sequence number, and subscribers send transport-wide CC feedback (and
+    /// no REMB), which the router's estimate and padding probes run on.
+    pub(crate) fn with_twcc(seed: u64, subscribers: usize) -> Self {
+        Sim::build(seed, subscribers, true, true, true, false, true)
     }
 
     /// A browser-like publisher: RID simulcast with RTX, no SSRC signaled, keyframes only
     /// when asked for.
     pub(crate) fn with_rid_simulcast(seed: u64, subscribers: usize) -> Self {
-        Sim::build(seed, subscribers, true, false, true, true)
+        Sim::build(seed, subscribers, true, false, true, true, false)
     }
 
     fn build(
@@ -87,6 +104,7 @@ impl Sim {
         periodic_keyframes: bool,
         rtx: bool,
         rid: bool,
+        twcc: bool,
     ) -> Self {
         let t0 = Instant::now();
         let mut router = Router::new(RouterConfig::default());
@@ -96,11 +114,15 @@ impl Sim {
         publisher.periodic_keyframes = periodic_keyframes;
         publisher.rtx = rtx;
         publisher.rid = rid;
-        let video = if rid {
+        publisher.twcc = twcc.then_some(0);
+        let mut video = if rid {
             video_track_rid()
         } else {
             video_track(rtx)
         };
+        if twcc {
+            video.extensions.transport_cc = Some(TWCC_ID);
+        }
         router.publish(publisher.id, VIDEO_TRACK, video).unwrap();
         if audio {
             router
@@ -119,6 +141,7 @@ impl Sim {
             log: Vec::new(),
             publisher_left: false,
             handle_timeouts: 0,
+            twcc,
         };
         for i in 0..subscribers {
             sim.add_subscriber(2 + i as u64);
@@ -130,7 +153,12 @@ impl Sim {
     pub(crate) fn add_subscriber(&mut self, n: u64) -> ParticipantId {
         let now = self.now;
         let session = join(&mut self.router, n);
-        let s = Subscriber::new(ParticipantId(n), session);
+        let mut s = Subscriber::new(ParticipantId(n), session);
+        if self.twcc {
+            s.twcc = Some(quietroom_router::rtcp::TwccRecorder::with_interval(
+                Duration::from_millis(100),
+            ));
+        }
         self.router
             .subscribe(now, s.id, VIDEO_TRACK, s.video_ssrc)
             .unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use quietroom_turn::auth::StaticCredentials;
 use quietroom_turn::policy::DefaultPeerPolicy;
-use quietroom_turn::server::{FiveTuple, PortPool, Server, ServerConfig, Transport};
+use quietroom_turn::server::{FiveTuple, IcmpError, PortPool, Server, ServerConfig, Transport};
 
 fuzz_target!(|data: &[u8]| {
     let mut users = StaticCredentials::new("fuzz");
@@ -43,10 +43,18 @@ fuzz_target!(|data: &[u8]| {
             let alternates = if len & 1 == 0 { Vec::new() } else { vec!["198.51.100.7:3478".parse().expect("literal")] };
             server.set_alternate_servers(alternates);
         }
-        match selector % 3 {
+        let (relay, peer) = ("192.0.2.1:50000".parse().expect("literal"), "8.8.8.8:9".parse().expect("literal"));
+        match selector % 4 {
             0 => server.handle_client(now, udp, datagram),
             1 => server.handle_client(now, tcp, datagram),
-            _ => server.handle_peer(now, "192.0.2.1:50000".parse().expect("literal"), "8.8.8.8:9".parse().expect("literal"), datagram),
+            2 => server.handle_peer(now, relay, peer, datagram),
+            // An ICMP error the driver read for what the relay sent.
+            _ => {
+                if let [t, c, m0, m1, ..] = *datagram {
+                    let icmp = IcmpError { v6: t & 0x80 != 0, icmp_type: t & 0x7F, code: c, mtu: u32::from(u16::from_be_bytes([m0, m1])) };
+                    server.handle_icmp(now, relay, peer, icmp);
+                }
+            }
         }
         server.handle_timeout(now);
         while let Some(t) = server.poll_transmit() {

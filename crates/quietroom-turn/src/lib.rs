@@ -13,6 +13,9 @@
 //!   [`server::RelayProvider`].
 //! - `driver` (feature `tokio`): UDP, TCP and TLS listeners, relay sockets and graceful
 //!   shutdown around the core; `examples/turn_server.rs` is a server built on it.
+//! - ICMP errors for relayed datagrams (a closed peer port, an unreachable peer, a datagram
+//!   too big) reach the client as Data indications with the ICMP attribute
+//!   ([`server::Server::handle_icmp`]); the driver reads them from the relay sockets on Linux.
 //! - Draining: with alternate servers set ([`server::ServerConfig::alternate_servers`], or at
 //!   run time), new allocations are sent elsewhere with 300 Try Alternate while existing
 //!   ones are served until they end.

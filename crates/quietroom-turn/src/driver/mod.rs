@@ -40,6 +40,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod icmp;
 mod relay_sockets;
 mod stream;
 mod tls;

@@ -58,6 +58,11 @@ impl BindingRelays {
     fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
         let socket = super::bind_udp(addr)?;
         socket.set_nonblocking(true)?;
+        // ICMP errors for what the relay sends reach the client (RFC 8656 §11.5); without
+        // them the relay still works.
+        if let Err(e) = super::icmp::enable(&socket, addr.is_ipv6()) {
+            tracing::debug!(relay = %addr, error = %e, "ICMP errors not enabled");
+        }
         Ok(socket)
     }
 

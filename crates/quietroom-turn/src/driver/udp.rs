@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use super::Shared;
@@ -29,10 +30,24 @@ pub(super) enum Role {
 /// Receives datagrams on `socket` and hands them to the core, until aborted.
 pub(super) async fn receive(shared: Rc<Shared>, socket: Rc<UdpSocket>, role: Role) {
     let mut out = Vec::new();
+    let mut icmp = Vec::new();
+    // A relay socket also waits for ICMP errors (its error queue, `driver/icmp.rs`).
+    let interest = match role {
+        Role::Relay(_) => Interest::READABLE | Interest::ERROR,
+        Role::Listener(_) => Interest::READABLE,
+    };
     loop {
-        if let Err(e) = socket.readable().await {
-            tracing::warn!(role = ?role, error = %e, "UDP socket failed; receive task stops");
-            return;
+        let ready = match socket.ready(interest).await {
+            Ok(ready) => ready,
+            Err(e) => {
+                tracing::warn!(role = ?role, error = %e, "UDP socket failed; receive task stops");
+                return;
+            }
+        };
+        if let Role::Relay(relay) = role
+            && ready.is_error()
+        {
+            icmp_errors(&shared, &socket, relay, &mut icmp);
         }
         let mut failed = false;
         for _ in 0..BATCH {
@@ -56,10 +71,18 @@ pub(super) async fn receive(shared: Rc<Shared>, socket: Rc<UdpSocket>, role: Rol
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    // E.g. an ICMP error reported on the socket: not fatal.
-                    tracing::debug!(role = ?role, error = %e, "UDP receive error");
-                    failed = true;
-                    break;
+                    // E.g. an ICMP error reported on the socket: not fatal. On a relay
+                    // socket it is read from the error queue and goes to the client.
+                    drop(buf);
+                    let passed_on = match role {
+                        Role::Relay(relay) => icmp_errors(&shared, &socket, relay, &mut icmp),
+                        Role::Listener(_) => 0,
+                    };
+                    if passed_on == 0 {
+                        tracing::debug!(role = ?role, error = %e, "UDP receive error");
+                        failed = true;
+                        break;
+                    }
                 }
             }
         }
@@ -68,6 +91,30 @@ pub(super) async fn receive(shared: Rc<Shared>, socket: Rc<UdpSocket>, role: Rol
             tokio::time::sleep(ERROR_PAUSE).await;
         }
     }
+}
+
+/// Reads the ICMP errors queued on relay socket `socket` and hands them to the core; returns
+/// how many there were.
+fn icmp_errors(
+    shared: &Shared,
+    socket: &UdpSocket,
+    relay: SocketAddr,
+    scratch: &mut Vec<(SocketAddr, crate::server::IcmpError)>,
+) -> usize {
+    scratch.clear();
+    let result = socket.try_io(Interest::ERROR, || super::icmp::read_queue(socket, scratch));
+    if let Err(e) = result
+        && e.kind() != ErrorKind::WouldBlock
+    {
+        tracing::debug!(relay = %relay, error = %e, "reading ICMP errors failed");
+    }
+    let count = scratch.len();
+    let mut core = shared.core.borrow_mut();
+    for (peer, error) in scratch.drain(..) {
+        tracing::debug!(relay = %relay, peer = %peer, icmp_type = error.icmp_type, code = error.code, "ICMP error");
+        core.handle_icmp(Instant::now(), relay, peer, error);
+    }
+    count
 }
 
 /// Sends one datagram, waiting for the socket only when its buffer is full. Failures are

@@ -47,6 +47,7 @@
 mod allocation;
 mod config;
 mod handlers;
+mod icmp;
 mod relay;
 mod sources;
 #[cfg(test)]
@@ -59,6 +60,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 pub use config::{Amplification, ServerConfig};
+pub use icmp::IcmpError;
 pub use relay::{PortPool, PortRequest, RelayProvider};
 
 use crate::auth::{CredentialStore, NonceManager, SecurityFeatures};
@@ -187,6 +189,11 @@ pub struct ServerStats {
     pub malformed: u64,
     /// Allocate requests sent to an alternate server (300 Try Alternate).
     pub redirected: u64,
+    /// ICMP errors passed on to clients in Data indications.
+    pub icmp_relayed: u64,
+    /// ICMP errors dropped: a type RFC 8656 does not pass on, no allocation, or no
+    /// permission for the peer.
+    pub icmp_dropped: u64,
 }
 
 /// The TURN/STUN server core. See the [module documentation](self).

@@ -187,6 +187,13 @@ impl<'a> Message<'a> {
         self.fixed(attr::RESERVATION_TOKEN, "RESERVATION-TOKEN")
     }
 
+    /// The ICMP attribute (RFC 8656 §18.13) of a Data indication: (type, code, error data).
+    pub fn icmp(&self) -> Result<Option<(u8, u8, u32)>, TurnError> {
+        Ok(self
+            .fixed::<8>(attr::ICMP, "ICMP")?
+            .map(|v| (v[2], v[3], u32::from_be_bytes([v[4], v[5], v[6], v[7]]))))
+    }
+
     /// Whether DONT-FRAGMENT is present.
     pub fn dont_fragment(&self) -> bool {
         self.get(attr::DONT_FRAGMENT).is_some()

@@ -378,3 +378,85 @@ proptest! {
         prop_assert_eq!(h.server.allocation_count(), 0);
     }
 }
+
+#[test]
+fn icmp_errors_reach_the_client_of_a_permitted_peer() {
+    let mut h = harness();
+    let t = udp("203.0.113.9:40000");
+    let relay = relayed(&h.allocate(t, "alice"));
+    let peer = addr(PEER);
+    let unreachable = IcmpError {
+        v6: false,
+        icmp_type: 3,
+        code: 3,
+        mtu: 0,
+    };
+
+    // No permission for the peer: dropped.
+    h.server.handle_icmp(h.now, relay, peer, unreachable);
+    assert!(h.drain().is_empty());
+    assert_eq!(h.server.stats().icmp_dropped, 1);
+
+    let p = h.request(t, Method::CREATE_PERMISSION, "alice", "secret", &move |b| {
+        b.add_xor_address(attr::XOR_PEER_ADDRESS, peer);
+    });
+    assert_eq!(p.class, Class::Success);
+
+    // Port unreachable: a Data indication with XOR-PEER-ADDRESS and ICMP, no DATA.
+    h.server.handle_icmp(h.now, relay, peer, unreachable);
+    let out = h.drain();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].destination, Destination::Client(t));
+    let m = Message::parse(&out[0].data).unwrap();
+    assert_eq!((m.class(), m.method()), (Class::Indication, Method::DATA));
+    assert_eq!(m.xor_address(attr::XOR_PEER_ADDRESS).unwrap(), Some(peer));
+    assert_eq!(m.icmp().unwrap(), Some((3, 3, 0)));
+    assert_eq!(m.data(), None);
+
+    // Fragmentation needed carries the MTU; ICMPv6 packet too big too; other types' data
+    // is zero.
+    let frag = IcmpError {
+        code: 4,
+        mtu: 1280,
+        ..unreachable
+    };
+    h.server.handle_icmp(h.now, relay, peer, frag);
+    let out = h.drain();
+    assert_eq!(
+        Message::parse(&out[0].data).unwrap().icmp().unwrap(),
+        Some((3, 4, 1280))
+    );
+    let exceeded = IcmpError {
+        icmp_type: 11,
+        code: 0,
+        mtu: 1280,
+        ..unreachable
+    };
+    assert_eq!(exceeded.attribute_value(), [0, 0, 11, 0, 0, 0, 0, 0]);
+    let too_big = IcmpError {
+        v6: true,
+        icmp_type: 2,
+        code: 0,
+        mtu: 1400,
+    };
+    assert_eq!(too_big.attribute_value()[4..], 1400u32.to_be_bytes());
+
+    // Types RFC 8656 §11.5 does not pass on (an echo reply; ICMPv6 type 4 parameter
+    // problem), and an unknown relay address: dropped.
+    for (v6, icmp_type) in [(false, 0), (false, 5), (true, 4), (true, 128)] {
+        let other = IcmpError {
+            v6,
+            icmp_type,
+            code: 0,
+            mtu: 0,
+        };
+        assert!(!other.is_relayed());
+        h.server.handle_icmp(h.now, relay, peer, other);
+    }
+    assert_ne!(relay, addr("192.0.2.1:1"));
+    h.server
+        .handle_icmp(h.now, addr("192.0.2.1:1"), peer, unreachable);
+    assert!(h.drain().is_empty());
+    assert_eq!(h.server.stats().icmp_relayed, 2);
+    assert_eq!(h.server.stats().icmp_dropped, 6);
+}

@@ -106,16 +106,22 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     // Phases: 0 video flows; 1 the subscriber may have everything and reaches the best layer
     // Chromium sends; 10 its link loses a third of the media, and the router's estimate,
     // from Chromium's transport-wide CC feedback, moves it down; 11 the link is clear again,
-    // and padding probes take it back up; 2 it is held to the lowest layer; 3 to its base
-    // temporal layer.
+    // and padding probes take it back up; 2 it is held to the lowest layer; 12 the link
+    // loses a third again and the router leaves out upper temporal layers; 13 it clears and
+    // they come back; 3 the subscriber asks for its base temporal layer only.
     let mut phase = 0;
     let mut phase_start = Instant::now();
     let mut decoded_at_phase = 0;
     let mut best = 0;
     let mut best_spatial = None;
     let mut probes_at_recovery = 0;
+    // Phase 12: when the temporal layers were cut (time, media packets sent by then, the
+    // highest TID left); then the media packets sent while cut, and that TID.
+    let mut reduced: Option<(Instant, usize, u8)> = None;
+    let mut reduced_window = (0, 0, u8::MAX);
     let mut temporal_mark = 0;
-    let deadline = Instant::now() + Duration::from_secs(80);
+    // Each phase has a minute (a busy machine can hold Chromium's upper layers off for a
+    // while; an idle one needs a few seconds per phase).
     // Once a second: the subscription's target and current layers and which layers the
     // router sees arriving, printed if a phase does not finish.
     let mut trace: Vec<String> = Vec::new();
@@ -138,7 +144,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                 sub.and_then(|s| s.estimate_bps),
             ));
         }
-        if Instant::now() >= deadline {
+        if phase_start.elapsed() >= Duration::from_secs(60) {
             // What happened to keyframes since the phase began: requests the router sent the
             // publisher, and keyframes that arrived, per SSRC.
             let keyframes = sfu.keyframes.lock().unwrap().clone();
@@ -245,6 +251,50 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                         page.width,
                         now - phase_start
                     );
+                    // Congestion again, now on the lowest layer: the estimate falls below
+                    // what even that layer needs.
+                    sfu.lose_every = Some(3);
+                    (phase, phase_start, decoded_at_phase) = (12, now, page.decoded);
+                }
+            }
+            12 => {
+                // The router leaves out Chromium's upper temporal layers (a lower frame rate)
+                // rather than send more than the estimate; after a second of that, the link
+                // clears.
+                let sub = sfu.router.subscription_state(s, VIDEO);
+                let media = sfu.sent.lock().unwrap().iter().filter(|p| !p.rtx).count();
+                match (reduced, sub) {
+                    (None, Some(sub))
+                        if sub.target_temporal < 2
+                            && sub.current_temporal == sub.target_temporal =>
+                    {
+                        eprintln!(
+                            "congested on the lowest layer: temporal layers up to {} after {:?}",
+                            sub.target_temporal,
+                            now - phase_start
+                        );
+                        reduced = Some((now, media, sub.target_temporal));
+                    }
+                    (Some((at, from, tid)), _) if now - at > Duration::from_secs(1) => {
+                        reduced_window = (from, media, tid);
+                        sfu.lose_every = Some(40);
+                        probes_at_recovery = sfu.router.stats().probe_packets;
+                        (phase, phase_start, decoded_at_phase) = (13, now, page.decoded);
+                    }
+                    _ => {}
+                }
+            }
+            13 => {
+                // Clear again: back to all of Chromium's temporal layers.
+                let sub = sfu.router.subscription_state(s, VIDEO);
+                if sub.is_some_and(|sub| {
+                    sub.target_temporal == u8::MAX && sub.current_temporal == u8::MAX
+                }) {
+                    eprintln!(
+                        "all temporal layers again after {:?}, {} padding probe packets",
+                        now - phase_start,
+                        sfu.router.stats().probe_packets - probes_at_recovery
+                    );
                     // Base temporal layer only: a quarter of the frame rate with Chromium's
                     // three temporal layers.
                     sfu.router.set_max_temporal_layer(now, s, VIDEO, 0);
@@ -331,5 +381,27 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
         tids(&after)[1..].iter().all(|&n| n == 0),
         "{:?}",
         tids(&after)
+    );
+    // While congested on the lowest layer, nothing above the temporal layer the estimate
+    // allowed went out (after the frame in flight when it was cut).
+    let (from, to, highest) = reduced_window;
+    let cut = media.get(from..to.min(media.len())).unwrap_or_default();
+    let in_flight = cut.first().map(|p| p.timestamp);
+    let cut: Vec<&webrtc::SentVideo> = cut
+        .iter()
+        .copied()
+        .skip_while(|p| Some(p.timestamp) == in_flight)
+        .collect();
+    eprintln!(
+        "TIDs sent while congested on the lowest layer (up to {highest}): {:?}",
+        tids(&cut)
+    );
+    assert!(cut.len() >= 5, "{} packets", cut.len());
+    assert!(
+        tids(&cut)[usize::from(highest) + 1..]
+            .iter()
+            .all(|&n| n == 0),
+        "{:?}",
+        tids(&cut)
     );
 }

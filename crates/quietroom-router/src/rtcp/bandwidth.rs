@@ -12,9 +12,10 @@
 //! [`OVERUSE_FEEDBACKS`] feedbacks in a row. Then, cutting at most once per
 //! [`DECREASE_INTERVAL`]:
 //!
-//! * a loss window above 10 %: estimate × (1 − 0.5 × loss) — relative to the estimate, not
-//!   to what was sent, since a router forwarding a low layer sends far less than the path
-//!   carries;
+//! * a loss window above 10 %: min(estimate, 2 × acked) × (1 − 0.5 × loss) — relative to
+//!   the estimate rather than to what was sent, since a router forwarding a low layer sends
+//!   less than the path carries, but from no more than twice what was acknowledged
+//!   ([`LOSS_BASE_OVER_ACKED`]);
 //! * else, overuse: estimate = min(estimate, acked × 0.85);
 //! * else, the latest loss window below 2 %: estimate = max(estimate, acked × 1.08);
 //! * else (2–10 % loss, delay growing in this feedback only, or a cut too soon after the
@@ -51,6 +52,11 @@ pub const OVERUSE_FEEDBACKS: u8 = 2;
 /// The estimate is cut at most once per this interval (libwebrtc: 300 ms plus the round
 /// trip).
 pub const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
+
+/// A loss cut starts from the estimate, but from no more than this multiple of the
+/// acknowledged rate: headroom far above what is being sent (a subscriber on a low layer)
+/// is unproven, and cutting from it would take many windows to matter.
+pub const LOSS_BASE_OVER_ACKED: f64 = 2.0;
 
 /// Loss above which the estimate is cut in proportion.
 const LOSS_HIGH: f64 = 0.10;
@@ -197,7 +203,7 @@ impl BandwidthEstimate {
             // A loss cut is relative to the estimate (libwebrtc's), not to what was sent:
             // a router forwarding a low layer sends far less than the path carries.
             (Some(PathSignal::Congested), Some(loss)) => {
-                current.unwrap_or(acked) * (1.0 - 0.5 * loss)
+                current.unwrap_or(acked).min(acked * LOSS_BASE_OVER_ACKED) * (1.0 - 0.5 * loss)
             }
             (Some(PathSignal::Congested), None) => {
                 current.unwrap_or(acked).min(acked * DELAY_BACKOFF)
@@ -432,6 +438,38 @@ mod tests {
         lossy(&mut sim, &mut est);
         assert_eq!(est.path_signal(), Some(PathSignal::Congested));
         assert!((est.twcc_estimate_bps().unwrap() as f64) < cut);
+    }
+
+    #[test]
+    fn a_loss_cut_starts_from_at_most_twice_the_acked_rate() {
+        let mut sim = Sim::new();
+        let mut est = BandwidthEstimate::new();
+        // 1 Mbit/s, then 200 kbit/s (a subscriber moved to a low layer): the estimate keeps
+        // the headroom it had.
+        for _ in 0..10 {
+            sim.round(&mut est, TEN_MS, |_| false, |_| 0);
+        }
+        let high = est.twcc_estimate_bps().unwrap() as f64;
+        for _ in 0..20 {
+            sim.round(&mut est, 5 * TEN_MS, |_| false, |_| 0);
+        }
+        assert_eq!(est.twcc_estimate_bps().unwrap() as f64, high);
+        // Then 20 % loss: the cut starts from twice the acked rate, not from the headroom.
+        for _ in 0..10 {
+            sim.round(&mut est, 5 * TEN_MS, |s| s % 5 == 0, |_| 0);
+            if est.path_signal() == Some(PathSignal::Congested) {
+                break;
+            }
+        }
+        assert_eq!(est.path_signal(), Some(PathSignal::Congested));
+        let acked = est.acked_bitrate_bps().unwrap() as f64;
+        let loss = est.congesting_loss().unwrap();
+        let cut = est.twcc_estimate_bps().unwrap() as f64;
+        assert!(acked < high / 3.0, "{acked} vs {high}");
+        assert!(
+            (cut - 2.0 * acked * (1.0 - 0.5 * loss)).abs() <= 1.0,
+            "{cut} from acked {acked}"
+        );
     }
 
     #[test]

@@ -139,6 +139,12 @@ impl Prober {
         if now < p.next_tick || p.next_tick >= p.sending_until() {
             return 0;
         }
+        if now >= p.sending_until() {
+            // The timer ran past the end: nothing more is sent, and the timer moves on to
+            // the judgement.
+            p.next_tick = p.sending_until();
+            return 0;
+        }
         let late = now.saturating_duration_since(p.next_tick);
         let ticks = (1 + late.as_millis() / PROBE_TICK.as_millis()).min(u128::from(MAX_LATE_TICKS));
         let ticks = u32::try_from(ticks).unwrap_or(MAX_LATE_TICKS);
@@ -363,6 +369,33 @@ mod tests {
         let burst = late.due_packets(t0 + Duration::from_millis(500));
         let per_tick = MAX_PADDING_BPS / 8 / 100 / PADDING_PACKET_BYTES + 1;
         assert!(burst <= per_tick * u64::from(MAX_LATE_TICKS), "{burst}");
+    }
+
+    proptest::proptest! {
+        /// However late or early the timer fires, a probe sends no more padding than its
+        /// rate allows over its sending time (plus one packet of rounding), and none after.
+        #[test]
+        fn padding_never_exceeds_the_probe_rate(
+            padding_bps in 0u64..20_000_000,
+            gaps in proptest::collection::vec(0u64..120, 1..200),
+        ) {
+            let t0 = Instant::now();
+            let mut prober = Prober::new();
+            prober.start(t0, 1, padding_bps);
+            let rate = padding_bps.clamp(MIN_PADDING_BPS, MAX_PADDING_BPS);
+            let mut now = t0;
+            let mut sent = 0u64;
+            for gap in gaps {
+                now += Duration::from_millis(gap);
+                let due = prober.due_packets(now);
+                if now >= t0 + PROBE_SEND {
+                    proptest::prop_assert_eq!(due, 0, "after the sending time");
+                }
+                sent += due;
+            }
+            let allowed = rate * PROBE_SEND.as_millis() as u64 / 8_000 / PADDING_PACKET_BYTES + 1;
+            proptest::prop_assert!(sent <= allowed, "{sent} packets, {allowed} allowed");
+        }
     }
 
     #[test]

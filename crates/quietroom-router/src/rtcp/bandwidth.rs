@@ -306,7 +306,7 @@ fn signed_micros(from: Instant, to: Instant) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::rtcp::TwccFeedback;
     use std::collections::HashMap;
@@ -316,15 +316,15 @@ mod tests {
     const TEN_MS: Duration = Duration::from_millis(10);
 
     /// A synthetic sender: 1250-byte packets every `spacing`, fed back every 100 ms.
-    struct Sim {
+    pub(super) struct Sim {
         t0: Instant,
         sent: HashMap<u16, (Instant, usize)>,
         seq: u16,
-        now: Instant,
+        pub(super) now: Instant,
     }
 
     impl Sim {
-        fn new() -> Self {
+        pub(super) fn new() -> Self {
             let t0 = Instant::now();
             Sim {
                 t0,
@@ -336,7 +336,7 @@ mod tests {
 
         /// Sends for 100 ms, then returns the feedback the receiver would send: `lost(i)`
         /// says whether packet i is lost, `extra_delay_us(i)` its queuing delay.
-        fn round(
+        pub(super) fn round(
             &mut self,
             est: &mut BandwidthEstimate,
             spacing: Duration,
@@ -557,5 +557,66 @@ mod tests {
         est.on_twcc_feedback(t0, &fb, &|s| Some((t0 + MS * u32::from(s / 100), 100)));
         assert_eq!(est.acked.len(), MAX_WINDOW_PACKETS);
         assert!(est.estimate_bps(t0).is_some());
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::tests::Sim;
+    use super::*;
+
+    /// One 100 ms round of the synthetic sender: packet spacing (ms), which packets are lost
+    /// (a bit per packet, repeating), and whether queuing delay grows through it.
+    fn round() -> impl Strategy<Value = (u64, u32, bool)> {
+        (5u64..60, any::<u32>(), any::<bool>())
+    }
+
+    proptest! {
+        /// Whatever the path does: a congestion signal never raises the estimate, cuts are at
+        /// least [`DECREASE_INTERVAL`] apart, a hold keeps the estimate, and the estimate
+        /// never jumps above 1.08 × what was acknowledged unless it was there already.
+        #[test]
+        fn the_estimate_reacts_within_its_rules(rounds in proptest::collection::vec(round(), 1..80)) {
+            let mut sim = Sim::new();
+            let mut est = BandwidthEstimate::new();
+            let mut last_cut: Option<Instant> = None;
+            for (spacing, lost, growing) in rounds {
+                let before = est.twcc_estimate_bps();
+                sim.round(
+                    &mut est,
+                    Duration::from_millis(spacing),
+                    |s| lost & (1 << (s % 32)) != 0,
+                    |i| if growing { i64::from(i) * 8_000 } else { 0 },
+                );
+                let now = sim.now;
+                let after = est.twcc_estimate_bps();
+                match est.path_signal() {
+                    Some(PathSignal::Congested) => {
+                        if let (Some(b), Some(a)) = (before, after) {
+                            prop_assert!(a <= b, "raised on congestion: {b} -> {a}");
+                        }
+                        if let Some(at) = last_cut {
+                            prop_assert!(now.saturating_duration_since(at) >= DECREASE_INTERVAL);
+                        }
+                        last_cut = Some(now);
+                    }
+                    Some(PathSignal::Hold) => {
+                        if before.is_some() {
+                            prop_assert_eq!(after, before);
+                        }
+                    }
+                    Some(PathSignal::Clear) | None => {}
+                }
+                if let (Some(a), Some(acked)) = (after, est.acked_bitrate_bps()) {
+                    let ceiling = (acked as f64 * INCREASE) as u64 + 1;
+                    prop_assert!(
+                        a <= ceiling.max(before.unwrap_or(0)),
+                        "{a} above 1.08 x acked {acked} and the previous {before:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -114,6 +114,11 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let mut decoded_at_phase = 0;
     let mut best = 0;
     let mut best_spatial = None;
+    let current_spatial = |sfu: &Sfu| {
+        sfu.router
+            .subscription_state(s, VIDEO)
+            .and_then(|sub| sub.current_spatial)
+    };
     let mut probes_at_recovery = 0;
     // Phase 12: when the temporal layers were cut (time, media packets sent by then, the
     // highest TID left); then the media packets sent while cut, and that TID.
@@ -197,10 +202,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                     && (page.width == page.sent_width("f") || waited > Duration::from_secs(10))
                 {
                     best = page.width;
-                    best_spatial = sfu
-                        .router
-                        .subscription_state(s, VIDEO)
-                        .and_then(|sub| sub.current_spatial);
+                    best_spatial = current_spatial(&sfu);
                     eprintln!("up at {}px wide after {waited:?}: {page:?}", page.width);
                     // Congestion on the link to the subscriber: a third of its media lost.
                     sfu.lose_every = Some(3);
@@ -210,10 +212,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
             10 => {
                 // Chromium's transport-wide CC feedback shows the loss: the router's estimate
                 // falls and the subscriber is moved down.
-                let current = sfu
-                    .router
-                    .subscription_state(s, VIDEO)
-                    .and_then(|sub| sub.current_spatial);
+                let current = current_spatial(&sfu);
                 if current < best_spatial {
                     eprintln!(
                         "congested: moved down to layer {current:?} after {:?}",
@@ -227,10 +226,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
             11 => {
                 // The path is clear again: padding probes on RTX show the room, and the
                 // subscriber climbs back to the layer it had.
-                let current = sfu
-                    .router
-                    .subscription_state(s, VIDEO)
-                    .and_then(|sub| sub.current_spatial);
+                let current = current_spatial(&sfu);
                 if current >= best_spatial && page.width == best {
                     let probes = sfu.router.stats().probe_packets - probes_at_recovery;
                     eprintln!(

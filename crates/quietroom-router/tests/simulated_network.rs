@@ -222,10 +222,7 @@ fn bandwidth_cap_moves_layers_down_and_up() {
     let link = sim.net.stats(capped, Dir::Down);
     println!(
         "capped: switches {:?}, queue drops {}, nacks {}, plis {}, rtx {}, unrecovered {}",
-        sim.layer_switches(capped)
-            .iter()
-            .map(|(at, l)| (sim.secs(*at), *l))
-            .collect::<Vec<_>>(),
+        sim.switch_times(capped),
         link.queue_dropped,
         s.nacks_sent,
         s.plis_sent,
@@ -266,9 +263,8 @@ fn transport_wide_cc_and_padding_probes_follow_a_bottleneck() {
     sim.set_link_cap(capped, 450_000, 20_000);
     sim.run_until(sim.at(12.0));
     let during = |sim: &Sim, from: f64, to: f64| -> Vec<(f64, u8)> {
-        sim.layer_switches(capped)
-            .iter()
-            .map(|(at, l)| (sim.secs(*at), *l))
+        sim.switch_times(capped)
+            .into_iter()
             .filter(|(at, _)| *at >= from && *at < to)
             .collect()
     };
@@ -301,10 +297,7 @@ fn transport_wide_cc_and_padding_probes_follow_a_bottleneck() {
     println!(
         "transport-wide CC: switches {:?}, padding received {} ({probes_capped} while capped), \
          queue drops {}, nacks {}, plis {}, unrecovered {}",
-        sim.layer_switches(capped)
-            .iter()
-            .map(|(at, l)| (sim.secs(*at), *l))
-            .collect::<Vec<_>>(),
+        sim.switch_times(capped),
         s.padding_packets,
         link.queue_dropped,
         s.nacks_sent,

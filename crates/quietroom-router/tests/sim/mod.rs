@@ -329,6 +329,14 @@ impl Sim {
             .collect()
     }
 
+    /// [`Sim::layer_switches`] of `id`, in seconds since the start.
+    pub(crate) fn switch_times(&self, id: ParticipantId) -> Vec<(f64, u8)> {
+        self.layer_switches(id)
+            .iter()
+            .map(|(at, l)| (self.secs(*at), *l))
+            .collect()
+    }
+
     pub(crate) fn secs(&self, at: Instant) -> f64 {
         (at - self.t0).as_secs_f64()
     }

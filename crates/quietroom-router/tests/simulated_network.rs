@@ -86,14 +86,7 @@ fn lossy_links_recover_with_nack_rtx() {
     sim.publisher.active_until = Some(sim.at(12.0));
     sim.run_until(sim.at(14.0));
 
-    assert!(
-        sim.router_errors.is_empty(),
-        "{:?}",
-        &sim.router_errors[..sim.router_errors.len().min(5)]
-    );
-    for s in &sim.subs {
-        s.check_stream_invariants();
-    }
+    sim.check_clean();
     let link = sim.net.stats(lossy, Dir::Down);
     assert!(
         link.lost > 50 && link.reordered > 20,
@@ -201,14 +194,7 @@ fn bandwidth_cap_moves_layers_down_and_up() {
     );
     assert!(after_rise[0].0 < 11.5, "up quickly: {after_rise:?}");
 
-    assert!(
-        sim.router_errors.is_empty(),
-        "{:?}",
-        &sim.router_errors[..sim.router_errors.len().min(5)]
-    );
-    for s in &sim.subs {
-        s.check_stream_invariants();
-    }
+    sim.check_clean();
     // What the client decoded: layer 0 while capped (once the queue drained), layer 2 at the end.
     let s = sim.sub(capped);
     let packets = s.video_in_order();
@@ -304,14 +290,7 @@ fn transport_wide_cc_and_padding_probes_follow_a_bottleneck() {
         s.plis_sent,
         s.video.unrecovered
     );
-    assert!(
-        sim.router_errors.is_empty(),
-        "{:?}",
-        &sim.router_errors[..sim.router_errors.len().min(5)]
-    );
-    for s in &sim.subs {
-        s.check_stream_invariants();
-    }
+    sim.check_clean();
     // The other subscriber, on a clear link, stayed on the top layer and was never probed.
     assert_eq!(
         sim.layer_switches(other)

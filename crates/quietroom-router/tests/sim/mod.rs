@@ -329,6 +329,19 @@ impl Sim {
             .collect()
     }
 
+    /// The router refused nothing, and every subscriber's stream keeps its invariants
+    /// ([`Subscriber::check_stream_invariants`]).
+    pub(crate) fn check_clean(&self) {
+        assert!(
+            self.router_errors.is_empty(),
+            "{:?}",
+            &self.router_errors[..self.router_errors.len().min(5)]
+        );
+        for s in &self.subs {
+            s.check_stream_invariants();
+        }
+    }
+
     /// [`Sim::layer_switches`] of `id`, in seconds since the start.
     pub(crate) fn switch_times(&self, id: ParticipantId) -> Vec<(f64, u8)> {
         self.layer_switches(id)

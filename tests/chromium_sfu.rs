@@ -44,6 +44,8 @@ struct Page {
     retransmitted: u64,
     /// Per RID, the width Chromium encodes it at now (0: not sent).
     sent: Vec<(String, u64)>,
+    /// RIDs whose encoding is turned off.
+    inactive: Vec<String>,
 }
 
 impl Page {
@@ -58,6 +60,15 @@ impl Page {
                 .map(|m| {
                     m.iter()
                         .map(|(rid, w)| (rid.clone(), w.as_u64().unwrap_or(0)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            inactive: v["active"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, on)| on.as_bool() == Some(false))
+                        .map(|(rid, _)| rid.clone())
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -103,12 +114,16 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let s = sfu.legs[1].id;
     let mut page = Page::default();
     let mut switches = Vec::new();
+    // (phase, announced layer demand)
+    let mut demands: Vec<(u32, Option<u8>)> = Vec::new();
     // Phases: 0 video flows; 1 the subscriber may have everything and reaches the best layer
     // Chromium sends; 10 its link loses a third of the media, and the router's estimate,
     // from Chromium's transport-wide CC feedback, moves it down; 11 the link is clear again,
     // and padding probes take it back up; 2 it is held to the lowest layer; 12 the link
     // loses a third again and the router leaves out upper temporal layers; 13 it clears and
-    // they come back; 3 the subscriber asks for its base temporal layer only.
+    // they come back; 3 the subscriber asks for its base temporal layer only (by then its
+    // layer demand of 0 has turned Chromium's upper encodings off); 4 it asks for everything
+    // again, the encodings come back on, and it climbs to the best layer.
     let mut phase = 0;
     let mut phase_start = Instant::now();
     let mut decoded_at_phase = 0;
@@ -125,6 +140,8 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let mut reduced: Option<(Instant, usize, u8)> = None;
     let mut reduced_window = (0, 0, u8::MAX);
     let mut temporal_mark = 0;
+    let mut temporal_end = 0;
+    let mut lowest_width = 0;
     // Each phase has a minute (a busy machine can hold Chromium's upper layers off for a
     // while; an idle one needs a few seconds per phase).
     // Once a second: the subscription's target and current layers and which layers the
@@ -173,9 +190,27 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
         }
         sfu.step();
         while let Some(event) = sfu.router.poll_event() {
-            if let RouterEvent::LayerSwitched { spatial, .. } = event {
-                // (spatial layer, ms since the phase began)
-                switches.push((spatial, phase_start.elapsed().as_millis()));
+            match event {
+                RouterEvent::LayerSwitched { spatial, .. } => {
+                    // (spatial layer, ms since the phase began)
+                    switches.push((spatial, phase_start.elapsed().as_millis()));
+                }
+                // The application's side of layer demand: the publisher's encodings above
+                // what any subscriber asked for are turned off (q, h, f are layers 0, 1, 2).
+                RouterEvent::LayerDemand {
+                    track: VIDEO,
+                    max_spatial,
+                } => {
+                    let active: Vec<bool> = (0..3u8)
+                        .map(|i| max_spatial.is_some_and(|m| i <= m))
+                        .collect();
+                    eprintln!(
+                        "phase {phase}: layer demand {max_spatial:?}, encodings on {active:?}"
+                    );
+                    demands.push((phase, max_spatial));
+                    peer.set_active(&active);
+                }
+                _ => {}
             }
         }
         sfu.wire(&publisher, &subscriber);
@@ -247,6 +282,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                         page.width,
                         now - phase_start
                     );
+                    lowest_width = page.width;
                     // Congestion again, now on the lowest layer: the estimate falls below
                     // what even that layer needs.
                     sfu.lose_every = Some(3);
@@ -306,6 +342,29 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                     page.decoded - decoded_at_phase,
                     now - phase_start
                 );
+                // Held to the lowest layer since phase 2, the subscriber's layer demand fell
+                // to 0, and Chromium's upper encodings were turned off.
+                assert!(
+                    page.inactive.contains(&"h".to_owned())
+                        && page.inactive.contains(&"f".to_owned()),
+                    "upper encodings off: {page:?}, demands {demands:?}"
+                );
+                temporal_end = sfu.sent.lock().unwrap().iter().filter(|p| !p.rtx).count();
+                // Everything again: the demand rises at once, Chromium turns its encodings
+                // back on, and the subscriber climbs to the best layer (probing its way up).
+                sfu.router.set_max_temporal_layer(now, s, VIDEO, u8::MAX);
+                sfu.router.set_preferences(now, s, VIDEO, u8::MAX, false);
+                (phase, phase_start, decoded_at_phase) = (4, now, page.decoded);
+            }
+            4 if page.inactive.is_empty()
+                && page.width == best
+                && page.decoded >= decoded_at_phase + 30 =>
+            {
+                eprintln!(
+                    "back up at {}px wide after {:?} with every encoding on: {page:?}",
+                    page.width,
+                    now - phase_start
+                );
                 break;
             }
             _ => {}
@@ -321,7 +380,8 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
         "lost on the way {} of {} video packets; Chromium NACKed {}, received {} again",
         sfu.media_lost, sfu.media_sent, page.nacks, page.retransmitted
     );
-    assert!(best > page.width, "the subscriber went up, then down");
+    assert!(best > lowest_width, "the subscriber went up, then down");
+    assert_eq!(page.width, best, "and up again");
     assert!(sfu.media_lost > 0 && page.nacks > 0, "{page:?}");
     assert!(
         stats.retransmitted > 0,
@@ -355,6 +415,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     };
     let media: Vec<&webrtc::SentVideo> = sent.iter().filter(|p| !p.rtx).collect();
     let (before, after) = media.split_at(temporal_mark.min(media.len()));
+    let after = &after[..temporal_end.saturating_sub(temporal_mark).min(after.len())];
     // The frame in flight when the subscriber asked is finished; from the next one on, only
     // the base layer.
     let in_flight = after.first().map(|p| p.timestamp);

@@ -6,8 +6,11 @@
 //   out: {"publisher": OFFER_SDP, "subscriber": OFFER_SDP}
 //   in:  {"publisher": ANSWER_SDP, "subscriber": ANSWER_SDP}
 //   out: every 250 ms, {"decoded": N, "width": W, "height": H, "nacks": N, "retransmitted": N,
-//        "sent": {RID: WIDTH|0, ...}, "publisher": STATE, "subscriber": STATE}
-//   in:  any line (or EOF) ends it.
+//        "sent": {RID: WIDTH|0, ...}, "active": {RID: BOOL, ...}, "publisher": STATE,
+//        "subscriber": STATE}
+//   in:  {"active": [BOOL, BOOL, BOOL]} turns the publisher's encodings (q, h, f) on or off
+//        (RTCRtpSender.setParameters), as an application does on the SFU's layer demand;
+//        any other line (or EOF) ends it.
 //
 // Usage: node chromium_room.js   (PLAYWRIGHT_CORE: where playwright-core is installed;
 // CHROMIUM: the browser, default /usr/bin/chromium)
@@ -105,13 +108,34 @@ async function main() {
   }, answers);
 
   let done = false;
-  next().then(() => {
-    done = true;
-  });
-  const deadline = Date.now() + 90_000;
+  const commands = async () => {
+    for (;;) {
+      const line = await next();
+      let command = null;
+      try {
+        command = line && JSON.parse(line);
+      } catch (e) {
+        command = null;
+      }
+      if (!command || !Array.isArray(command.active)) {
+        done = true;
+        return;
+      }
+      await page.evaluate(async (active) => {
+        const sender = window.room.publisher.getSenders()[0];
+        const parameters = sender.getParameters();
+        parameters.encodings.forEach((e, i) => {
+          e.active = active[i] !== false;
+        });
+        await sender.setParameters(parameters);
+      }, command.active);
+    }
+  };
+  commands();
+  const deadline = Date.now() + 300_000;
   while (!done && Date.now() < deadline) {
     const stats = await page.evaluate(async () => {
-      const out = { decoded: 0, width: 0, height: 0, sent: {} };
+      const out = { decoded: 0, width: 0, height: 0, sent: {}, active: {} };
       (await window.room.subscriber.getStats()).forEach((s) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video') {
           out.decoded = s.framesDecoded || 0;
@@ -124,6 +148,7 @@ async function main() {
       (await window.room.publisher.getStats()).forEach((s) => {
         if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) {
           out.sent[s.rid] = s.frameWidth || 0;
+          out.active[s.rid] = s.active !== false;
         }
       });
       out.publisher = window.room.publisher.connectionState;

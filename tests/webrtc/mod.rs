@@ -234,7 +234,7 @@ impl Sfu {
             socket,
             certificate,
             legs,
-            router: Router::new(RouterConfig::default()),
+            router: Router::new(router_config()),
             sent: SentLog::default(),
             keyframes: KeyframeLog::default(),
             inputs: InputLog::default(),
@@ -372,6 +372,14 @@ impl Sfu {
             _ => {}
         }
     }
+}
+
+/// The router's configuration in these tests: the defaults, with a layer demand that falls
+/// after 1 s instead of 5, to keep the tests short.
+fn router_config() -> RouterConfig {
+    let mut config = RouterConfig::default();
+    config.layer_demand_hold = Duration::from_secs(1);
+    config
 }
 
 /// An `a=ice-lite` answer with VP8 (and its RTX when offered), the SFU passive in DTLS. A
@@ -563,5 +571,11 @@ impl PeerProcess {
     pub(crate) fn answer(&mut self, publisher: &str, subscriber: &str) {
         let answers = serde_json::json!({"publisher": publisher, "subscriber": subscriber});
         writeln!(self.stdin, "{answers}").unwrap();
+    }
+
+    /// Turns the publisher's encodings on or off, lowest first (`chromium_room.js`).
+    pub(crate) fn set_active(&mut self, active: &[bool]) {
+        let command = serde_json::json!({ "active": active });
+        writeln!(self.stdin, "{command}").unwrap();
     }
 }

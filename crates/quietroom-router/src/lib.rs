@@ -14,6 +14,9 @@
 //!   over RTX; what a publisher's uplink loses is NACKed ([`nack`]); keyframe requests are
 //!   aggregated and throttled. RTCP is parsed with webrtc-rs's `rtc-rtcp` ([`rtcp`]) and
 //!   never passed between participants.
+//! - For the publisher: padding probes find room above a subscriber's congestion cap, and
+//!   [`RouterEvent::LayerDemand`] says which simulcast layers anyone asked for, so the
+//!   application can turn the others off at the publisher.
 //! - The crypto is a seam: any [`MediaCrypto`](quietroom_srtp::MediaCrypto), by default a
 //!   DTLS-SRTP [`SrtpSession`](quietroom_srtp::SrtpSession). The forward path allocates
 //!   nothing per packet.

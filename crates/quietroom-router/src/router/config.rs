@@ -121,6 +121,12 @@ pub struct RouterConfig {
     /// stream, when the cap holds it below layers it wants (RTX and the transport-wide
     /// sequence number extension must be negotiated).
     pub bandwidth_probing: bool,
+    /// How long a lower layer demand must hold before [`RouterEvent::LayerDemand`] announces
+    /// it (a rise is announced at once): a publisher should not toggle its layers with every
+    /// dip of a subscriber's estimate.
+    ///
+    /// [`RouterEvent::LayerDemand`]: super::RouterEvent::LayerDemand
+    pub layer_demand_hold: Duration,
 }
 
 impl Default for RouterConfig {
@@ -140,6 +146,7 @@ impl Default for RouterConfig {
             max_packet: 1500,
             publisher_nack_retries: 10,
             bandwidth_probing: true,
+            layer_demand_hold: Duration::from_secs(5),
         }
     }
 }

@@ -343,6 +343,7 @@ impl<C: MediaCrypto> Router<C> {
         }
         self.send_transport_feedback(now);
         self.send_probes(now);
+        self.announce_layer_demand(now);
         self.send_pending_keyframe_requests(now);
         self.send_publisher_nacks(now);
         let due = self.next_report.is_none_or(|t| now >= t);

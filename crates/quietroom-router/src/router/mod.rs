@@ -11,6 +11,7 @@
 //! and encrypted with that subscriber's [`MediaCrypto`]. Media never leaves memory.
 
 mod config;
+mod demand;
 mod feedback;
 mod forward;
 mod inspect;
@@ -69,6 +70,19 @@ pub enum RouterEvent {
     ActiveSpeaker {
         /// The participant now speaking.
         participant: ParticipantId,
+    },
+    /// The highest spatial layer of a video track that any of its subscribers asked for
+    /// ([`Router::set_preferences`]): layers above it can be paused at the publisher (for a
+    /// browser, `RTCRtpSender.setParameters` with `active: false`), saving its uplink and
+    /// encoder (LiveKit's dynacast, Jitsi's sender constraints). Bandwidth estimates do not
+    /// lower it. Raised when it changes: at once when it rises, once a lower value has held
+    /// for [`RouterConfig::layer_demand_hold`] when it falls.
+    LayerDemand {
+        /// The track.
+        track: TrackId,
+        /// The highest spatial index wanted; `None` when no subscriber takes any (none, or
+        /// all paused).
+        max_spatial: Option<u8>,
     },
     /// A track ended (unpublished, or its publisher left); its subscribers should be told.
     TrackEnded {
@@ -154,6 +168,9 @@ struct Track {
     /// Everything the forward path needs per subscriber, contiguous: a packet of this track
     /// walks this vector once.
     subscribers: Vec<Subscriber>,
+    /// The layer demand announced ([`RouterEvent::LayerDemand`]), and since when a lower one
+    /// has held.
+    demand: demand::Demand,
 }
 
 impl Track {
@@ -454,6 +471,7 @@ impl<C: MediaCrypto> Router<C> {
                 config,
                 layers,
                 subscribers: Vec::new(),
+                demand: demand::Demand::default(),
             },
         );
         Ok(())

@@ -40,6 +40,11 @@ fn temporal_fit(layer: &Layer, share: u64, current: u8, headroom: u64) -> u8 {
         .map_or(0, |t| if t + 1 == n { u8::MAX } else { t as u8 })
 }
 
+/// Each video subscription's share of an estimate: split evenly, all of it without one.
+fn share_of(estimate_bps: Option<u64>, video_subscriptions: usize) -> u64 {
+    estimate_bps.map_or(u64::MAX, |bps| bps / (video_subscriptions.max(1) as u64))
+}
+
 impl<C: MediaCrypto> Router<C> {
     /// What `subscriber` asked for: the highest spatial layer it wants, and whether it paused
     /// the track.
@@ -156,9 +161,7 @@ impl<C: MediaCrypto> Router<C> {
                     .is_some_and(|t| t.config.kind == Kind::Video)
             })
             .collect();
-        let share = p
-            .estimate_bps
-            .map_or(u64::MAX, |bps| bps / (video.len().max(1) as u64));
+        let share = share_of(p.estimate_bps, video.len());
         let headroom = 100 + self.config.upgrade_headroom_percent;
         let mut requests = Vec::new();
         for track in video {

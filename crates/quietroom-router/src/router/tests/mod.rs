@@ -174,6 +174,7 @@ fn pli_count(rtcp: &[Vec<u8>]) -> usize {
         .count()
 }
 
+mod demand;
 mod feedback;
 mod forwarding;
 mod streams;

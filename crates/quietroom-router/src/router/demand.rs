@@ -1,0 +1,90 @@
+//! Layer demand: the highest spatial layer of each video track that any subscriber would
+//! take, so that the application can pause the layers above it at the publisher.
+
+use std::time::Instant;
+
+use quietroom_srtp::MediaCrypto;
+
+use super::{Kind, Router, RouterEvent, Track, TrackId};
+
+/// What was announced for a track, and since when a lower demand has held.
+#[derive(Debug, Default)]
+pub(super) struct Demand {
+    /// `None` before the first announcement.
+    announced: Option<Option<u8>>,
+    lower_since: Option<Instant>,
+}
+
+impl<C: MediaCrypto> Router<C> {
+    /// The layer demand of `track` as last announced ([`RouterEvent::LayerDemand`]); `None`
+    /// for an unknown or audio track, or before the first announcement.
+    pub fn layer_demand(&self, track: TrackId) -> Option<Option<u8>> {
+        self.tracks.get(&track).and_then(|t| t.demand.announced)
+    }
+
+    /// Announces the layer demand of every video track where it changed: a rise at once, a
+    /// fall once it has held for [`RouterConfig::layer_demand_hold`].
+    ///
+    /// [`RouterConfig::layer_demand_hold`]: super::RouterConfig::layer_demand_hold
+    pub(super) fn announce_layer_demand(&mut self, now: Instant) {
+        let hold = self.config.layer_demand_hold;
+        let ids: Vec<TrackId> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.config.kind == Kind::Video)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let Some(wanted) = self.tracks.get(&id).map(|t| self.demand_of(t)) else {
+                continue;
+            };
+            let Some(track) = self.tracks.get_mut(&id) else {
+                continue;
+            };
+            let d = &mut track.demand;
+            let announce = match d.announced {
+                None => true,
+                Some(current) if wanted > current => true,
+                Some(current) if wanted < current => {
+                    let since = *d.lower_since.get_or_insert(now);
+                    now.saturating_duration_since(since) >= hold
+                }
+                Some(_) => {
+                    d.lower_since = None;
+                    false
+                }
+            };
+            if announce {
+                d.announced = Some(wanted);
+                d.lower_since = None;
+                self.events.push_back(RouterEvent::LayerDemand {
+                    track: id,
+                    max_spatial: wanted,
+                });
+            }
+        }
+    }
+
+    /// The highest spatial layer of `track` any subscriber asked for (its highest spatial
+    /// layer, among those the track has), `None` when every subscriber paused it or there is
+    /// none. Bandwidth estimates do not lower it: a subscriber held lower by its estimate
+    /// must be able to move up when the estimate rises (and probes need the layer sent), and
+    /// the publisher's own congestion control already sheds what its uplink cannot carry.
+    fn demand_of(&self, track: &Track) -> Option<u8> {
+        let top = track.layers.iter().map(|l| l.spatial).max()?;
+        track
+            .subscribers
+            .iter()
+            .filter(|s| !s.sub.paused)
+            .map(|s| {
+                track
+                    .layers
+                    .iter()
+                    .map(|l| l.spatial)
+                    .filter(|&spatial| spatial <= s.sub.max_spatial)
+                    .max()
+                    .unwrap_or(top.min(s.sub.max_spatial))
+            })
+            .max()
+    }
+}

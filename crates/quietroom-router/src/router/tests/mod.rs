@@ -175,6 +175,7 @@ fn pli_count(rtcp: &[Vec<u8>]) -> usize {
 }
 
 mod demand;
+mod estimate;
 mod feedback;
 mod forwarding;
 mod streams;

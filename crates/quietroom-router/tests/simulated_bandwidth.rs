@@ -1,0 +1,184 @@
+//! The router's bandwidth adaptation in the simulated network (`simulated_network.rs` has the
+//! harness's description): a subscriber's downlink narrows to a bottleneck and widens again,
+//! with the client reporting its cap by REMB, or with transport-wide CC feedback alone (the
+//! router's own estimate and its padding probes).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs
+)]
+
+mod sim;
+
+use sim::*;
+
+#[test]
+fn bandwidth_cap_moves_layers_down_and_up() {
+    let mut sim = Sim::new(0x5EED_0002, 2);
+    let capped = sim.subs[0].id;
+    let other = sim.subs[1].id;
+    // A 20 kB drop-tail queue: 400 ms at 400 kbps.
+    sim.set_link_cap(capped, 5_000_000, 20_000);
+    sim.report_cap(capped, 5_000_000);
+    sim.report_cap(other, 5_000_000);
+
+    sim.run_until(sim.at(4.0));
+    let up = sim.layer_switches(capped);
+    assert_eq!(
+        up.last().map(|(_, l)| *l),
+        Some(2),
+        "on the top layer first: {up:?}"
+    );
+
+    // The downlink drops to 400 kbps; the client's estimator notices 300 ms later.
+    let drop_at = sim.now;
+    sim.set_link_cap(capped, 400_000, 20_000);
+    sim.run_until(sim.at(4.3));
+    sim.report_cap(capped, 400_000);
+    sim.run_until(sim.at(10.0));
+    let switches = sim.layer_switches(capped);
+    let after_drop: Vec<(f64, u8)> = switches
+        .iter()
+        .filter(|(at, _)| *at >= drop_at)
+        .map(|(at, l)| (sim.secs(*at), *l))
+        .collect();
+    assert_eq!(
+        after_drop.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        vec![0],
+        "{after_drop:?}"
+    );
+    assert!(after_drop[0].0 < 5.0, "down quickly: {after_drop:?}");
+
+    // Back up to 5 Mbps.
+    let rise_at = sim.now;
+    sim.set_link_cap(capped, 5_000_000, 20_000);
+    sim.run_until(sim.at(10.3));
+    sim.report_cap(capped, 5_000_000);
+    sim.publisher.active_until = Some(sim.at(15.0));
+    sim.run_until(sim.at(16.0));
+    let after_rise: Vec<(f64, u8)> = sim
+        .layer_switches(capped)
+        .iter()
+        .filter(|(at, _)| *at >= rise_at)
+        .map(|(at, l)| (sim.secs(*at), *l))
+        .collect();
+    assert_eq!(
+        after_rise.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        vec![2],
+        "{after_rise:?}"
+    );
+    assert!(after_rise[0].0 < 11.5, "up quickly: {after_rise:?}");
+
+    sim.check_clean();
+    // What the client decoded: layer 0 while capped (once the queue drained), layer 2 at the end.
+    let s = sim.sub(capped);
+    let packets = s.video_in_order();
+    let capped_window = packets
+        .iter()
+        .filter(|(_, p)| p.arrival >= sim.at(6.0) && p.arrival < sim.at(10.0));
+    assert!(capped_window.clone().count() > 100);
+    assert!(capped_window.clone().all(|(_, p)| p.vp8.layer == 0));
+    let last = packets.last().unwrap().1;
+    assert_eq!(last.vp8.layer, 2);
+    let link = sim.net.stats(capped, Dir::Down);
+    println!(
+        "capped: switches {:?}, queue drops {}, nacks {}, plis {}, rtx {}, unrecovered {}",
+        sim.switch_times(capped),
+        link.queue_dropped,
+        s.nacks_sent,
+        s.plis_sent,
+        s.video.rtx_packets,
+        s.video.unrecovered
+    );
+    // The other subscriber stayed on the top layer throughout.
+    assert_eq!(
+        sim.layer_switches(other)
+            .iter()
+            .map(|(_, l)| *l)
+            .collect::<Vec<_>>(),
+        vec![0, 2]
+    );
+}
+
+#[test]
+fn transport_wide_cc_and_padding_probes_follow_a_bottleneck() {
+    // No REMB here: the subscribers send transport-wide CC feedback, and the router's own
+    // estimate (with padding probes above its congestion cap) is all that moves them.
+    let mut sim = Sim::with_twcc(0x5EED_0C0C, 2);
+    let capped = sim.subs[0].id;
+    let other = sim.subs[1].id;
+    let now = sim.now;
+    for id in [capped, other] {
+        sim.router.set_bandwidth_estimate(now, id, 20_000_000);
+    }
+    sim.set_link_cap(capped, 5_000_000, 20_000);
+    sim.run_until(sim.at(4.0));
+    let up = sim.layer_switches(capped);
+    assert_eq!(
+        up.last().map(|(_, l)| *l),
+        Some(2),
+        "top layer first: {up:?}"
+    );
+
+    // The downlink narrows to 450 kbit/s: only the lowest layer (about 270 kbit/s) fits.
+    sim.set_link_cap(capped, 450_000, 20_000);
+    sim.run_until(sim.at(12.0));
+    let during = |sim: &Sim, from: f64, to: f64| -> Vec<(f64, u8)> {
+        sim.switch_times(capped)
+            .into_iter()
+            .filter(|(at, _)| *at >= from && *at < to)
+            .collect()
+    };
+    let down = during(&sim, 4.0, 12.0);
+    let lowest = down.iter().position(|(_, l)| *l == 0);
+    let lowest = lowest.unwrap_or_else(|| panic!("moved down to the lowest layer: {down:?}"));
+    assert!(down[lowest].0 < 6.0, "within 2 s: {down:?}");
+    // Probes for the next layer fail against the bottleneck and back off; the subscriber is
+    // never moved up into it.
+    assert_eq!(lowest + 1, down.len(), "no oscillation: {down:?}");
+    let probes_capped = sim.sub(capped).padding_packets;
+
+    // The bottleneck goes: probes find the room, and the subscriber climbs back.
+    sim.set_link_cap(capped, 5_000_000, 20_000);
+    sim.publisher.active_until = Some(sim.at(22.0));
+    sim.run_until(sim.at(23.0));
+    let climb = during(&sim, 12.0, 23.0);
+    assert_eq!(
+        climb.last().map(|(_, l)| *l),
+        Some(2),
+        "back on the top layer: {climb:?}"
+    );
+    let s = sim.sub(capped);
+    assert!(
+        s.padding_packets > probes_capped,
+        "the climb was probed: {} padding packets, {probes_capped} while capped",
+        s.padding_packets
+    );
+    let link = sim.net.stats(capped, Dir::Down);
+    println!(
+        "transport-wide CC: switches {:?}, padding received {} ({probes_capped} while capped), \
+         queue drops {}, nacks {}, plis {}, unrecovered {}",
+        sim.switch_times(capped),
+        s.padding_packets,
+        link.queue_dropped,
+        s.nacks_sent,
+        s.plis_sent,
+        s.video.unrecovered
+    );
+    sim.check_clean();
+    // The other subscriber, on a clear link, stayed on the top layer and was never probed.
+    assert_eq!(
+        sim.layer_switches(other)
+            .iter()
+            .map(|(_, l)| *l)
+            .collect::<Vec<_>>(),
+        vec![2]
+    );
+    assert_eq!(sim.sub(other).padding_packets, 0);
+    assert!(
+        sim.publisher.twcc_feedback > 0,
+        "the publisher gets feedback too"
+    );
+}

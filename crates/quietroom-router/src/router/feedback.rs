@@ -267,9 +267,7 @@ impl<C: MediaCrypto> Router<C> {
             ) {
                 Ok(numbered) => {
                     if numbered && let Some((_, seq)) = twcc {
-                        p.twcc_sent[usize::from(seq) % SENT_HISTORY] =
-                            Some((seq, now, original.len()));
-                        p.twcc_out_seq = seq.wrapping_add(1);
+                        p.record_twcc_sent(seq, now, original.len());
                     }
                     stats.retransmitted += 1;
                     transmits.push_back(Transmit {
@@ -372,18 +370,16 @@ impl<C: MediaCrypto> Router<C> {
             .filter_map(|p| p.prober.poll_timeout())
             .min();
         let interval = self.config.keyframe_request_interval;
-        let retry = self.config.keyframe_retry_interval;
         let keyframes = self
             .tracks
             .values()
-            .flat_map(|t| t.layers.iter().enumerate().map(move |(i, l)| (t, i, l)))
-            .filter_map(|(t, i, l)| {
-                let at = l.last_keyframe_request?;
-                if l.keyframe_pending {
-                    Some(at + interval)
-                } else {
-                    awaited(t, i).then_some(at + retry)
-                }
+            .flat_map(|t| &t.layers)
+            .filter_map(|l| {
+                let held = l
+                    .last_keyframe_request
+                    .filter(|_| l.keyframe_pending)
+                    .map(|at| at + interval);
+                held.into_iter().chain(l.keyframe_retry_at).min()
             })
             .min();
         let nacks = self
@@ -464,24 +460,31 @@ impl<C: MediaCrypto> Router<C> {
     /// [`RouterConfig::keyframe_retry_interval`](super::RouterConfig::keyframe_retry_interval).
     fn send_pending_keyframe_requests(&mut self, now: Instant) {
         let interval = self.config.keyframe_request_interval;
-        let retry = self.config.keyframe_retry_interval;
-        let since = |l: &super::Layer, wait: Duration| {
-            l.last_keyframe_request
-                .is_none_or(|at| now.saturating_duration_since(at) >= wait)
-        };
-        let due: Vec<(super::TrackId, usize)> = self
+        // (track, layer, whether to ask now): a held-back request once the throttle allows,
+        // and a retry while a subscriber waits; a retry nobody waits for any more lapses.
+        let due: Vec<(super::TrackId, usize, bool)> = self
             .tracks
             .iter()
             .flat_map(|(id, t)| {
                 t.layers.iter().enumerate().filter_map(move |(i, l)| {
-                    let ready = (l.keyframe_pending && since(l, interval))
-                        || (l.ssrc.is_some() && since(l, retry) && awaited(t, i));
-                    ready.then_some((*id, i))
+                    let held = l.keyframe_pending
+                        && l.last_keyframe_request
+                            .is_none_or(|at| now.saturating_duration_since(at) >= interval);
+                    let retry = l.keyframe_retry_at.is_some_and(|at| at <= now);
+                    (held || retry).then(|| (*id, i, held || awaited(t, i)))
                 })
             })
             .collect();
-        for (track, layer) in due {
-            self.request_keyframe(now, track, layer);
+        for (track, layer, ask) in due {
+            if ask {
+                self.request_keyframe(now, track, layer);
+            } else if let Some(l) = self
+                .tracks
+                .get_mut(&track)
+                .and_then(|t| t.layers.get_mut(layer))
+            {
+                l.keyframe_retry_at = None;
+            }
         }
     }
 

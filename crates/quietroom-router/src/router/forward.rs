@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 
 use super::participants::Participants;
 use super::{
-    Kind, POOL_LIMIT, ParticipantId, Router, RouterError, RouterEvent, RouterStats, SENT_HISTORY,
-    StreamRef, TrackId, Transmit,
+    Kind, POOL_LIMIT, ParticipantId, Router, RouterError, RouterEvent, RouterStats, StreamRef,
+    TrackId, Transmit,
 };
 use crate::codec::{PictureFields, inspect};
 use crate::munger::{PictureRewrite, Rewrite};
@@ -478,8 +478,7 @@ impl Outgoing<'_> {
                 // feedback.
                 let seq = p.twcc_out_seq;
                 if rtp::set_extension(&mut buf, self.header, id, &seq.to_be_bytes()).is_ok() {
-                    p.twcc_sent[usize::from(seq) % SENT_HISTORY] = Some((seq, self.now, len));
-                    p.twcc_out_seq = seq.wrapping_add(1);
+                    p.record_twcc_sent(seq, self.now, len);
                 }
             }
             // Room for the tag (zeros, as the crypto overwrites them).

@@ -124,6 +124,8 @@ struct Layer {
     last_keyframe_request: Option<Instant>,
     /// A keyframe request held back by the throttle, to send when it allows.
     keyframe_pending: bool,
+    /// When to ask again if a subscriber still waits for this layer's keyframe.
+    keyframe_retry_at: Option<Instant>,
     /// The publisher's latest sender report for this layer: (NTP time, RTP time).
     last_sr: Option<(u64, u32)>,
     /// The publisher's RTX stream for this layer.
@@ -270,6 +272,16 @@ struct Participant<C> {
     sr_sent: [Option<(u32, Instant)>; 8],
     /// The latest round-trip time measured to this participant.
     rtt: Option<std::time::Duration>,
+}
+
+impl<C> Participant<C> {
+    /// Records that transport-wide sequence number `seq` (the next one) went to this
+    /// participant at `now` on a packet of `len` bytes, for its feedback, and moves on.
+    #[inline]
+    fn record_twcc_sent(&mut self, seq: u16, now: Instant, len: usize) {
+        self.twcc_sent[usize::from(seq) % SENT_HISTORY] = Some((seq, now, len));
+        self.twcc_out_seq = seq.wrapping_add(1);
+    }
 }
 
 /// The SFU core. Generic over the [`MediaCrypto`] of each participant's session, so the
@@ -442,6 +454,7 @@ impl<C: MediaCrypto> Router<C> {
                 }),
                 last_keyframe_request: None,
                 keyframe_pending: false,
+                keyframe_retry_at: None,
                 last_sr: None,
                 rtx_ssrc: l.rtx_ssrc,
                 media_pt: None,
@@ -631,6 +644,7 @@ impl<C: MediaCrypto> Router<C> {
         }
         l.last_keyframe_request = Some(now);
         l.keyframe_pending = false;
+        l.keyframe_retry_at = Some(now + self.config.keyframe_retry_interval);
         let mut buf = self.pool.pop().unwrap_or_default();
         buf.clear();
         if crate::rtcp::build::pli(ROUTER_SSRC, media_ssrc, &mut buf).is_ok() {

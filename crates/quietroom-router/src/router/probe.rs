@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use quietroom_srtp::MediaCrypto;
 
-use super::{Kind, ParticipantId, Router, SENT_HISTORY, Transmit};
+use super::{Kind, ParticipantId, Router, Transmit};
 use crate::rtcp::PathSignal;
 use crate::rtp::Padding;
 
@@ -325,8 +325,7 @@ impl<C: MediaCrypto> Router<C> {
                     break;
                 };
                 buf.truncate(n);
-                p.twcc_sent[usize::from(twcc) % SENT_HISTORY] = Some((twcc, now, len));
-                p.twcc_out_seq = twcc.wrapping_add(1);
+                p.record_twcc_sent(twcc, now, len);
                 sequence = sequence.wrapping_add(1);
                 stats.probe_packets += 1;
                 transmits.push_back(Transmit {

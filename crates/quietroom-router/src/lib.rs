@@ -81,6 +81,26 @@
 //! assert_eq!(&t.data[12..len], &packet[12..200]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # What the application does around it
+//!
+//! - **Drive it**: hand it every SRTP/SRTCP datagram ([`Router::handle_rtp`],
+//!   [`Router::handle_rtcp`]), send every [`Transmit`] ([`Router::poll_transmit`], then
+//!   [`Router::recycle`] the buffer), and call [`Router::handle_timeout`] when
+//!   [`Router::poll_timeout`] says.
+//! - **Negotiate for bandwidth adaptation**: with RTX and the transport-wide sequence
+//!   number extension toward each subscriber (the same extension id as the publisher's),
+//!   the router reads the subscriber's transport-wide CC feedback, moves it between layers,
+//!   and probes with padding on its RTX stream when a congestion cap holds it down. A
+//!   subscriber's REMB is used too; [`Router::set_bandwidth_estimate`] gives an estimate the
+//!   application has.
+//! - **Act on the events** ([`Router::poll_event`]): [`RouterEvent::TrackEnded`] (tell the
+//!   subscribers), [`RouterEvent::ActiveSpeaker`] (the UI), [`RouterEvent::LayerDemand`]
+//!   (turn the publisher's encodings above it off, e.g. `RTCRtpSender.setParameters`);
+//!   [`RouterEvent::LayerSwitched`] is informational.
+//! - **Pass on what subscribers ask for**: [`Router::set_preferences`] (highest spatial
+//!   layer, paused) and [`Router::set_max_temporal_layer`], e.g. from the size of each video
+//!   tile; [`Router::subscription_state`] and [`Router::layer_states`] show the outcome.
 #![forbid(unsafe_code)]
 
 mod error;

@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = m.even_port();
     let _ = m.reservation_token();
     let _ = m.dont_fragment();
+    let _ = m.icmp();
     let _ = m.data();
     let _ = m.error_code();
     let _ = m.address_error_code();

@@ -45,7 +45,12 @@ pub struct LayerConfig {
 pub struct ExtensionIds {
     /// RFC 6464 audio level.
     pub audio_level: Option<u8>,
-    /// Transport-wide congestion control sequence number.
+    /// Transport-wide congestion control sequence number. Set it on every track of a
+    /// publisher whose session negotiated it (audio too): the router gives each copy the
+    /// subscriber's own number in place of the publisher's, and a copy of a track without it
+    /// would carry the publisher's number to the subscriber, whose feedback would then
+    /// report on numbers the router never sent it. The subscriber must have negotiated the
+    /// same id.
     pub transport_cc: Option<u8>,
     /// RID (RFC 8852).
     pub rid: Option<u8>,

@@ -182,3 +182,33 @@ fn transport_wide_cc_and_padding_probes_follow_a_bottleneck() {
         "the publisher gets feedback too"
     );
 }
+
+#[test]
+fn a_browser_like_room_follows_a_bottleneck_on_transport_wide_cc_alone() {
+    // RID simulcast learned from the header extensions, keyframes only when the router asks
+    // (each switch waits for one), and transport-wide CC feedback instead of REMB.
+    let mut sim = Sim::browser_like(0x5EED_B00B, 2);
+    let capped = sim.subs[0].id;
+    let now = sim.now;
+    for s in &sim.subs {
+        sim.router.set_bandwidth_estimate(now, s.id, 20_000_000);
+    }
+    sim.set_link_cap(capped, 5_000_000, 20_000);
+    sim.run_until(sim.at(4.0));
+    assert_eq!(sim.switch_times(capped).last().map(|(_, l)| *l), Some(2));
+    sim.set_link_cap(capped, 450_000, 20_000);
+    sim.run_until(sim.at(12.0));
+    let down = sim.switch_times(capped);
+    assert_eq!(down.last().map(|(_, l)| *l), Some(0), "down: {down:?}");
+    sim.set_link_cap(capped, 5_000_000, 20_000);
+    sim.publisher.active_until = Some(sim.at(24.0));
+    sim.run_until(sim.at(25.0));
+    let all = sim.switch_times(capped);
+    assert_eq!(all.last().map(|(_, l)| *l), Some(2), "back up: {all:?}");
+    println!(
+        "browser-like: switches {all:?}, keyframe requests {}, padding received {}",
+        sim.router.stats().keyframe_requests,
+        sim.sub(capped).padding_packets
+    );
+    sim.check_clean();
+}

@@ -91,6 +91,12 @@ impl Sim {
         Sim::build(seed, subscribers, true, true, true, false, true)
     }
 
+    /// Like [`Sim::with_rid_simulcast`], with transport-wide CC as in [`Sim::with_twcc`]:
+    /// what a browser publishes and what browser subscribers send back.
+    pub(crate) fn browser_like(seed: u64, subscribers: usize) -> Self {
+        Sim::build(seed, subscribers, true, false, true, true, true)
+    }
+
     /// A browser-like publisher: RID simulcast with RTX, no SSRC signaled, keyframes only
     /// when asked for.
     pub(crate) fn with_rid_simulcast(seed: u64, subscribers: usize) -> Self {

@@ -49,8 +49,10 @@
 # TURN_PERF_OUR_BIN runs another build of the example server instead of building one,
 # TURN_PERF_KEEP=1 keeps the work directory (logs, uclient output), TURN_PERF_SERVERS
 # (default "quietroom coturn") runs a subset, TURN_PERF_CLIENTS (e.g. "100") other values
-# of N, TURN_PERF_OUR_ARGS adds flags to the example
-# server's command line.
+# of N, TURN_PERF_OUR_ARGS adds flags to the example server's command line,
+# TURN_PERF_REPEAT (default 1) runs each N that many times, the two servers in alternation
+# (quietroom, coturn, quietroom, coturn, ...), so that a slow spell of the machine weighs on
+# both; the ratio table then gives each pair's CPU ratio and their median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -308,9 +310,12 @@ run_one() {
   echo "turn_perf: $name N=$n: sent $sent, echoed $recv, lost $lost" >&2
 }
 
+REPEAT=${TURN_PERF_REPEAT:-1}
 for n in "${CLIENTS[@]}"; do
-  for server in "${SERVERS[@]}"; do
-    run_one "$server" "$n"
+  for ((r = 0; r < REPEAT; r++)); do
+    for server in "${SERVERS[@]}"; do
+      run_one "$server" "$n"
+    done
   done
 done
 
@@ -333,18 +338,35 @@ echo "Ratios quietroom / coturn (below 1: quietroom uses less):"
 echo
 echo "| N | CPU per relayed packet | memory per allocation |"
 echo "|---:|---:|---:|"
+# With TURN_PERF_REPEAT > 1: the r-th run of each server makes the r-th pair; each pair's
+# ratio is listed, sorted, then the median.
 awk -F'\t' '
   { relayed = $4 + $5
-    cpu[$1, $2] = relayed > 0 ? $9 / relayed : -1
-    mem[$1, $2] = $3 > 0 ? ($11 - $10) / $3 : -1
+    r = ++runs[$1, $2]
+    cpu[$1, $2, r] = relayed > 0 ? $9 / relayed : -1
+    mem[$1, $2, r] = $3 > 0 ? ($11 - $10) / $3 : -1
     if (!($2 in seen)) { seen[$2] = 1; order[++k] = $2 } }
+  function ratio(a, b) { return (b > 0 && a >= 0) ? a / b : -1 }
+  function median(v, m,    i, j, t) {
+    for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+  }
   END {
     for (i = 1; i <= k; i++) {
       n = order[i]
-      if (!((("quietroom", n) in cpu) && (("coturn", n) in cpu))) { printf "| %d | n/a (one server not run) | n/a |\n", n; continue }
-      c = (cpu["coturn", n] > 0 && cpu["quietroom", n] >= 0) ? sprintf("%.2f", cpu["quietroom", n] / cpu["coturn", n]) : "n/a"
-      m = (mem["coturn", n] > 0 && mem["quietroom", n] >= 0) ? sprintf("%.2f", mem["quietroom", n] / mem["coturn", n]) : "n/a (coturn RSS did not grow)"
-      printf "| %d | %s | %s |\n", n, c, m
+      pairs = runs["quietroom", n] < runs["coturn", n] ? runs["quietroom", n] : runs["coturn", n]
+      if (pairs == 0) { printf "| %d | n/a (one server not run) | n/a |\n", n; continue }
+      delete c; delete mm; nc = 0; nm = 0
+      for (r = 1; r <= pairs; r++) {
+        x = ratio(cpu["quietroom", n, r], cpu["coturn", n, r]); if (x >= 0) c[++nc] = x
+        y = ratio(mem["quietroom", n, r], mem["coturn", n, r]); if (y >= 0) mm[++nm] = y
+      }
+      if (nc == 0) cs = "n/a"
+      else if (nc == 1) cs = sprintf("%.2f", c[1])
+      else { med = median(c, nc); cs = ""; for (r = 1; r <= nc; r++) cs = cs sprintf("%.2f ", c[r]); cs = cs sprintf("(median %.2f)", med) }
+      if (nm == 0) ms = "n/a (coturn RSS did not grow)"
+      else { ms = sprintf("%.2f", median(mm, nm)) }
+      printf "| %d | %s | %s |\n", n, cs, ms
     }
   }' "$RESULTS"
 echo

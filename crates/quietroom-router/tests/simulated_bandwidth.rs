@@ -38,12 +38,7 @@ fn bandwidth_cap_moves_layers_down_and_up() {
     sim.run_until(sim.at(4.3));
     sim.report_cap(capped, 400_000);
     sim.run_until(sim.at(10.0));
-    let switches = sim.layer_switches(capped);
-    let after_drop: Vec<(f64, u8)> = switches
-        .iter()
-        .filter(|(at, _)| *at >= drop_at)
-        .map(|(at, l)| (sim.secs(*at), *l))
-        .collect();
+    let after_drop = sim.switches_since(capped, drop_at);
     assert_eq!(
         after_drop.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
         vec![0],
@@ -58,12 +53,7 @@ fn bandwidth_cap_moves_layers_down_and_up() {
     sim.report_cap(capped, 5_000_000);
     sim.publisher.active_until = Some(sim.at(15.0));
     sim.run_until(sim.at(16.0));
-    let after_rise: Vec<(f64, u8)> = sim
-        .layer_switches(capped)
-        .iter()
-        .filter(|(at, _)| *at >= rise_at)
-        .map(|(at, l)| (sim.secs(*at), *l))
-        .collect();
+    let after_rise = sim.switches_since(capped, rise_at);
     assert_eq!(
         after_rise.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
         vec![2],

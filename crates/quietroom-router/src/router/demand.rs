@@ -28,19 +28,12 @@ impl<C: MediaCrypto> Router<C> {
     /// [`RouterConfig::layer_demand_hold`]: super::RouterConfig::layer_demand_hold
     pub(super) fn announce_layer_demand(&mut self, now: Instant) {
         let hold = self.config.layer_demand_hold;
-        let ids: Vec<TrackId> = self
-            .tracks
-            .iter()
-            .filter(|(_, t)| t.config.kind == Kind::Video)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            let Some(wanted) = self.tracks.get(&id).map(|t| self.demand_of(t)) else {
+        let Router { tracks, events, .. } = self;
+        for (id, track) in tracks.iter_mut() {
+            if track.config.kind != Kind::Video {
                 continue;
-            };
-            let Some(track) = self.tracks.get_mut(&id) else {
-                continue;
-            };
+            }
+            let wanted = track.demand();
             let d = &mut track.demand;
             let announce = match d.announced {
                 None => true,
@@ -57,28 +50,28 @@ impl<C: MediaCrypto> Router<C> {
             if announce {
                 d.announced = Some(wanted);
                 d.lower_since = None;
-                self.events.push_back(RouterEvent::LayerDemand {
-                    track: id,
+                events.push_back(RouterEvent::LayerDemand {
+                    track: *id,
                     max_spatial: wanted,
                 });
             }
         }
     }
+}
 
-    /// The highest spatial layer of `track` any subscriber asked for (its highest spatial
-    /// layer, among those the track has), `None` when every subscriber paused it or there is
-    /// none. Bandwidth estimates do not lower it: a subscriber held lower by its estimate
-    /// must be able to move up when the estimate rises (and probes need the layer sent), and
-    /// the publisher's own congestion control already sheds what its uplink cannot carry.
-    fn demand_of(&self, track: &Track) -> Option<u8> {
-        let top = track.layers.iter().map(|l| l.spatial).max()?;
-        track
-            .subscribers
+impl Track {
+    /// The highest spatial layer any subscriber asked for (its highest spatial layer, among
+    /// those the track has), `None` when every subscriber paused it or there is none.
+    /// Bandwidth estimates do not lower it: a subscriber held lower by its estimate must be
+    /// able to move up when the estimate rises (and probes need the layer sent), and the
+    /// publisher's own congestion control already sheds what its uplink cannot carry.
+    fn demand(&self) -> Option<u8> {
+        let top = self.layers.iter().map(|l| l.spatial).max()?;
+        self.subscribers
             .iter()
             .filter(|s| !s.sub.paused)
             .map(|s| {
-                track
-                    .layers
+                self.layers
                     .iter()
                     .map(|l| l.spatial)
                     .filter(|&spatial| spatial <= s.sub.max_spatial)

@@ -406,7 +406,7 @@ impl<C: MediaCrypto> Router<C> {
 }
 
 /// Returns a buffer to the pool, up to its limit.
-fn recycle_into(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
+pub(super) fn recycle_into(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
     if pool.len() < POOL_LIMIT {
         pool.push(buf);
     }

@@ -55,7 +55,7 @@ impl<C: MediaCrypto> Router<C> {
         track: TrackId,
     ) -> Option<SubscriptionState> {
         let t = self.tracks.get(&track)?;
-        let sub = &t.subscribers.iter().find(|s| s.id == subscriber)?.sub;
+        let sub = t.subscriber(subscriber)?;
         let spatial = |i: Option<usize>| i.and_then(|i| t.layers.get(i)).map(|l| l.spatial);
         let p = self.participants.get(&subscriber)?;
         Some(SubscriptionState {

@@ -153,6 +153,13 @@ impl Layer {
     }
 }
 
+/// Which of `layers` the publisher is sending at `now`: the active ones, or all of them while
+/// none has arrived yet (nothing is known to be paused).
+fn sent_now(layers: &[Layer], now: Instant) -> impl Fn(&Layer) -> bool {
+    let any_active = layers.iter().any(|l| l.active(now));
+    move |l: &Layer| !any_active || l.active(now)
+}
+
 /// What a publisher's SSRC carries.
 #[derive(Clone, Copy, Debug)]
 struct StreamRef {
@@ -176,6 +183,10 @@ struct Track {
 }
 
 impl Track {
+    fn subscriber(&self, id: ParticipantId) -> Option<&Subscription> {
+        self.subscribers.iter().find(|s| s.id == id).map(|s| &s.sub)
+    }
+
     fn subscriber_mut(&mut self, id: ParticipantId) -> Option<&mut Subscription> {
         self.subscribers
             .iter_mut()

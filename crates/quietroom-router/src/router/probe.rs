@@ -167,13 +167,10 @@ impl<C: MediaCrypto> Router<C> {
         if !self.config.bandwidth_probing {
             return;
         }
-        let goal = self.probe_goal(now, participant);
-        let routed = self.padding_route(participant).is_some();
         let Some(p) = self.participants.get_mut(&participant) else {
             return;
         };
         let signal = p.bandwidth.path_signal();
-        let cap = p.congestion_cap.map(|(bps, _)| bps);
         if let Some(want) = p.prober.goal() {
             if signal == Some(PathSignal::Congested) {
                 p.prober.finish(now, false);
@@ -182,22 +179,26 @@ impl<C: MediaCrypto> Router<C> {
             }
             return;
         }
-        let (Some(cap), Some(goal)) = (cap, goal) else {
+        let Some((cap, _)) = p.congestion_cap else {
             return;
         };
         // REMB at or below the cap decides, whatever a probe shows.
         let remb_limits = p.bandwidth.remb_bps().is_some_and(|remb| remb <= cap);
-        if signal != Some(PathSignal::Clear)
-            || remb_limits
-            || goal <= cap
-            || !routed
-            || !p.prober.may_start(now)
-        {
+        if signal != Some(PathSignal::Clear) || remb_limits || !p.prober.may_start(now) {
             return;
         }
         let media = p.bandwidth.acked_bitrate_bps().unwrap_or(0);
-        let aim = goal.saturating_mul(PROBE_OVERSHOOT_PERCENT) / 100;
-        p.prober.start(now, goal, aim.saturating_sub(media));
+        // Only now the walks over the participant's subscriptions.
+        let Some(goal) = self.probe_goal(now, participant).filter(|&goal| goal > cap) else {
+            return;
+        };
+        if self.padding_route(participant).is_none() {
+            return;
+        }
+        if let Some(p) = self.participants.get_mut(&participant) {
+            let aim = goal.saturating_mul(PROBE_OVERSHOOT_PERCENT) / 100;
+            p.prober.start(now, goal, aim.saturating_sub(media));
+        }
     }
 
     /// The smallest estimate that would move one of `participant`'s video subscriptions up
@@ -206,30 +207,29 @@ impl<C: MediaCrypto> Router<C> {
     /// (the estimate is split evenly among them). `None` if it has all it wants.
     fn probe_goal(&self, now: Instant, participant: ParticipantId) -> Option<u64> {
         let p = self.participants.get(&participant)?;
-        let video: Vec<&super::Track> = p
-            .subscribed
-            .iter()
-            .filter_map(|t| self.tracks.get(t))
-            .filter(|t| t.config.kind == Kind::Video)
-            .collect();
-        let count = video.len() as u64;
+        let video = || {
+            p.subscribed
+                .iter()
+                .filter_map(|t| self.tracks.get(t))
+                .filter(|t| t.config.kind == Kind::Video)
+        };
+        let count = video().count() as u64;
         let headroom = 100 + self.config.upgrade_headroom_percent;
-        video
-            .iter()
+        video()
             .filter_map(|t| {
-                let sub = &t.subscribers.iter().find(|s| s.id == participant)?.sub;
+                let sub = t.subscriber(participant)?;
                 let target = sub.target.filter(|_| !sub.paused)?;
                 let layers = &t.layers;
-                let spatial = layers.get(target)?.spatial;
-                let any_active = layers.iter().any(|l| l.active(now));
+                let current = layers.get(target)?;
+                let sent = super::sent_now(layers, now);
                 let next = layers
                     .iter()
-                    .filter(|l| !any_active || l.active(now))
-                    .filter(|l| l.spatial > spatial && l.spatial <= sub.max_spatial)
+                    .filter(|l| sent(l))
+                    .filter(|l| l.spatial > current.spatial && l.spatial <= sub.max_spatial)
                     .min_by_key(|l| l.spatial);
                 let need = match next {
                     Some(layer) => layer.bitrate_bps,
-                    None if sub.target_temporal < sub.max_temporal => layers[target].bitrate_bps,
+                    None if sub.target_temporal < sub.max_temporal => current.bitrate_bps,
                     None => return None,
                 };
                 Some(need.saturating_mul(headroom) / 100 * count)
@@ -246,9 +246,7 @@ impl<C: MediaCrypto> Router<C> {
             self.tracks.get(id).is_some_and(|t| {
                 t.config.kind == Kind::Video
                     && t.config.extensions.transport_cc.is_some()
-                    && t.subscribers
-                        .iter()
-                        .any(|s| s.id == participant && s.sub.rtx.is_some())
+                    && t.subscriber(participant).is_some_and(|s| s.rtx.is_some())
             })
         })
     }
@@ -293,12 +291,7 @@ impl<C: MediaCrypto> Router<C> {
             let Some(ext) = track.config.extensions.transport_cc else {
                 continue;
             };
-            let Some(sub) = track
-                .subscribers
-                .iter_mut()
-                .find(|s| s.id == id)
-                .map(|s| &mut s.sub)
-            else {
+            let Some(sub) = track.subscriber_mut(id) else {
                 continue;
             };
             let Some((ssrc, payload_type, first)) = sub.rtx else {
@@ -317,11 +310,12 @@ impl<C: MediaCrypto> Router<C> {
                     padding: PADDING_PER_PACKET,
                 };
                 let mut buf = pool.pop().unwrap_or_default();
-                let Ok(len) = padding.write(&mut buf) else {
-                    break;
-                };
-                buf.resize(len + p.crypto.rtp_overhead(), 0);
-                let Ok(n) = p.crypto.protect_rtp(&mut buf, len) else {
+                let protected = padding.write(&mut buf).ok().and_then(|len| {
+                    buf.resize(len + p.crypto.rtp_overhead(), 0);
+                    p.crypto.protect_rtp(&mut buf, len).ok().map(|n| (len, n))
+                });
+                let Some((len, n)) = protected else {
+                    super::forward::recycle_into(pool, buf);
                     break;
                 };
                 buf.truncate(n);

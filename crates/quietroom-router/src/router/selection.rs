@@ -194,8 +194,8 @@ impl<C: MediaCrypto> Router<C> {
                 };
                 // Only layers the publisher is sending, once it sends any: an upper layer a
                 // browser paused must not hold a subscriber waiting for its keyframe.
-                let any_active = layers.iter().any(|l| l.active(now));
-                let sent = |i: usize| !any_active || layers[i].active(now);
+                let sent_layer = super::sent_now(layers, now);
+                let sent = |i: usize| sent_layer(&layers[i]);
                 let wanted = |i: usize| layers[i].spatial <= sub.max_spatial && sent(i);
                 let best = (0..layers.len())
                     .filter(|&i| wanted(i) && fits(i))

@@ -282,7 +282,6 @@ impl BandwidthEstimate {
     /// other signals.
     pub fn congesting_loss(&self) -> Option<f64> {
         self.heavy_loss
-            .filter(|_| self.signal == Some(PathSignal::Congested))
     }
 
     /// What the latest transport-cc feedback said about the path.

@@ -109,20 +109,18 @@ impl Padding {
         if self.payload_type > 0x7F {
             return refuse("payload type above 127");
         }
-        let extension = match self.transport_cc {
-            Some((id, _)) if !(1..=14).contains(&id) => {
-                return refuse("one-byte extension id outside 1-14");
-            }
-            Some((id, seq)) => Some((id, seq)),
-            None => None,
-        };
+        if let Some((id, _)) = self.transport_cc
+            && !(1..=14).contains(&id)
+        {
+            return refuse("one-byte extension id outside 1-14");
+        }
         // V=2, P=1, X when there is an extension.
-        out.push(0xA0 | if extension.is_some() { 0x10 } else { 0 });
+        out.push(0xA0 | if self.transport_cc.is_some() { 0x10 } else { 0 });
         out.push(self.payload_type);
         out.extend_from_slice(&self.sequence.to_be_bytes());
         out.extend_from_slice(&self.timestamp.to_be_bytes());
         out.extend_from_slice(&self.ssrc.to_be_bytes());
-        if let Some((id, seq)) = extension {
+        if let Some((id, seq)) = self.transport_cc {
             // One-byte form (RFC 8285): one word, the element (length 2) and one byte of
             // padding.
             out.extend_from_slice(&[0xBE, 0xDE, 0x00, 0x01, (id << 4) | 1]);

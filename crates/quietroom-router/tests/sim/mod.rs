@@ -356,6 +356,15 @@ impl Sim {
             .collect()
     }
 
+    /// [`Sim::switch_times`] of `id` from `at` on.
+    pub(crate) fn switches_since(&self, id: ParticipantId, at: Instant) -> Vec<(f64, u8)> {
+        let from = self.secs(at);
+        self.switch_times(id)
+            .into_iter()
+            .filter(|(t, _)| *t >= from)
+            .collect()
+    }
+
     pub(crate) fn secs(&self, at: Instant) -> f64 {
         (at - self.t0).as_secs_f64()
     }

@@ -42,7 +42,7 @@ pub(super) fn read_queue(
 ) -> std::io::Result<()> {
     use nix::errno::Errno;
     use nix::libc;
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
 
     /// `SO_EE_ORIGIN_ICMP` and `SO_EE_ORIGIN_ICMP6` (linux/errqueue.h).
     const ORIGIN_ICMP: u8 = 2;
@@ -68,7 +68,6 @@ pub(super) fn read_queue(
             a.as_sockaddr_in()
                 .map(|v4| SocketAddr::from(*v4))
                 .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6)))
-                .filter(|_| a.family().is_some())
         });
         let Ok(cmsgs) = msg.cmsgs() else {
             continue;

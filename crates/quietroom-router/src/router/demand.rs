@@ -61,12 +61,14 @@ impl<C: MediaCrypto> Router<C> {
 
 impl Track {
     /// The highest spatial layer any subscriber asked for (its highest spatial layer, among
-    /// those the track has), `None` when every subscriber paused it or there is none.
+    /// those the track has, or the lowest layer when it asked for less than that, as layer
+    /// selection then forwards the lowest), `None` when every subscriber paused it or there
+    /// is none.
     /// Bandwidth estimates do not lower it: a subscriber held lower by its estimate must be
     /// able to move up when the estimate rises (and probes need the layer sent), and the
     /// publisher's own congestion control already sheds what its uplink cannot carry.
     fn demand(&self) -> Option<u8> {
-        let top = self.layers.iter().map(|l| l.spatial).max()?;
+        let lowest = self.layers.iter().map(|l| l.spatial).min()?;
         self.subscribers
             .iter()
             .filter(|s| !s.sub.paused)
@@ -76,7 +78,7 @@ impl Track {
                     .map(|l| l.spatial)
                     .filter(|&spatial| spatial <= s.sub.max_spatial)
                     .max()
-                    .unwrap_or(top.min(s.sub.max_spatial))
+                    .unwrap_or(lowest)
             })
             .max()
     }

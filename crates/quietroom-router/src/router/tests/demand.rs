@@ -68,3 +68,25 @@ fn layer_demand_rises_at_once_and_falls_after_holding() {
     assert_eq!(demands(&mut router), vec![]);
     assert_eq!(router.layer_demand(track), Some(Some(2)));
 }
+
+#[test]
+fn layer_demand_below_every_layer_is_the_lowest_layer() {
+    // Spatial indices need not start at 0: a subscriber asking for less than the lowest
+    // layer is forwarded the lowest (layer selection), so that is what it demands, never
+    // an index the track does not have.
+    let t0 = Instant::now();
+    let mut config = video_track(&[0x100, 0x200]);
+    for (layer, spatial) in config.layers.iter_mut().zip([1, 2]) {
+        layer.spatial = spatial;
+    }
+    let (mut router, _alice, bob) = alice_to_bob(t0, config);
+    let track = TrackId(1);
+    router.handle_timeout(t0);
+    assert_eq!(demands(&mut router), vec![(track, Some(2))]);
+
+    router.set_preferences(t0, bob.id, track, 0, false);
+    router.handle_timeout(t0 + Duration::from_millis(100));
+    router.handle_timeout(t0 + Duration::from_millis(5_200));
+    assert_eq!(demands(&mut router), vec![(track, Some(1))]);
+    assert_eq!(router.layer_demand(track), Some(Some(1)));
+}

@@ -1,7 +1,8 @@
 //! The router's bandwidth adaptation in the simulated network (`simulated_network.rs` has the
 //! harness's description): a subscriber's downlink narrows to a bottleneck and widens again,
 //! with the client reporting its cap by REMB, or with transport-wide CC feedback alone (the
-//! router's own estimate and its padding probes).
+//! router's own estimate and its padding probes), and a downlink a little too narrow for the
+//! top layer, whose deep buffer turns the excess into a slowly growing queue.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,6 +14,7 @@
 mod sim;
 
 use sim::*;
+use std::time::Duration;
 
 #[test]
 fn bandwidth_cap_moves_layers_down_and_up() {
@@ -200,5 +202,89 @@ fn a_browser_like_room_follows_a_bottleneck_on_transport_wide_cc_alone() {
         sim.router.stats().keyframe_requests,
         sim.sub(capped).padding_packets
     );
+    sim.check_clean();
+}
+
+#[test]
+fn a_slowly_growing_standing_queue_moves_the_subscriber_down() {
+    // The downlink narrows to 1.5 Mbit/s, a little below the top layer (about 1.6 Mbit/s
+    // with audio), in front of a deep buffer (1 MB, over 5 s): the excess becomes a queue
+    // that grows about 100 ms a second, about 10 ms within one feedback, and loses nothing
+    // for over a minute. Only the trend of the delay shows it. A browser-like room: no
+    // periodic keyframes, whose bursts would show as sudden growth.
+    let mut sim = Sim::browser_like(0x5EED_5100, 1);
+    let capped = sim.subs[0].id;
+    let now = sim.now;
+    sim.router.set_bandwidth_estimate(now, capped, 20_000_000);
+    sim.set_link_cap(capped, 5_000_000, 1_000_000);
+    sim.run_until(sim.at(4.0));
+    assert_eq!(sim.switch_times(capped).last().map(|(_, l)| *l), Some(2));
+
+    let narrowed = sim.now;
+    sim.set_link_cap(capped, 1_500_000, 1_000_000);
+    let mut delays = Vec::new();
+    for tenth in 41..=200 {
+        sim.run_until(sim.at(f64::from(tenth) / 10.0));
+        delays.push((f64::from(tenth) / 10.0, sim.queue_delay(capped)));
+    }
+    let down = sim.switches_since(capped, narrowed);
+    println!(
+        "standing queue: switches {down:?}, padding received {}, queue drops {}, \
+         queue delay at 5/6/8/12/16/20 s: {:?}",
+        sim.sub(capped).padding_packets,
+        sim.net.stats(capped, Dir::Down).queue_dropped,
+        [5.0, 6.0, 8.0, 12.0, 16.0, 20.0].map(|at| delays
+            .iter()
+            .find(|(t, _)| *t >= at)
+            .map(|(_, d)| d.as_millis()))
+    );
+    let first = down
+        .first()
+        .unwrap_or_else(|| panic!("never moved down; queue delays {delays:?}"));
+    assert_eq!(first.1, 1, "to the middle layer, which fits: {down:?}");
+    assert!(first.0 < 8.0, "within 4 s: {down:?}");
+    // The queue that built up drains, and probes for the top layer, which fail, leave it
+    // short: no drift towards the buffer's seconds. (With the trend left out of the
+    // estimate, the subscriber stays on the top layer and the queue reaches 1.9 s by 20 s.)
+    let worst = delays
+        .iter()
+        .filter(|(t, _)| *t >= 10.0)
+        .map(|(_, d)| *d)
+        .max()
+        .unwrap();
+    assert!(worst < Duration::from_millis(400), "{worst:?}: {delays:?}");
+    assert_eq!(sim.net.stats(capped, Dir::Down).queue_dropped, 0);
+    // The congestion cap grows while the path is clear (GCC's increase), so the top layer
+    // is tried again now and then; each try ends within a second.
+    let mut on_top = 0.0;
+    for pair in down.windows(2) {
+        if pair[0].1 == 2 {
+            on_top += pair[1].0 - pair[0].0;
+        }
+    }
+    assert!(on_top < 1.0, "{on_top} s back on the top layer: {down:?}");
+    assert_eq!(down.last().map(|(_, l)| *l), Some(1), "{down:?}");
+    sim.check_clean();
+}
+
+#[test]
+fn a_narrow_link_that_fits_keeps_the_top_layer() {
+    // 1.9 Mbit/s carries the top layer (about 1.6 Mbit/s with audio) but each frame's burst
+    // of six packets takes about 30 ms to leave it: delay that varies with every frame and
+    // never builds up. Neither the burst nor the variation is a queue to back off from.
+    let mut sim = Sim::browser_like(0x5EED_F175, 1);
+    let id = sim.subs[0].id;
+    let now = sim.now;
+    sim.router.set_bandwidth_estimate(now, id, 20_000_000);
+    sim.set_link_cap(id, 1_900_000, 1_000_000);
+    sim.run_until(sim.at(20.0));
+    let switches = sim.switch_times(id);
+    println!("fits: switches {switches:?}");
+    assert_eq!(
+        switches.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        vec![2],
+        "{switches:?}"
+    );
+    assert_eq!(sim.router.stats().probe_packets, 0);
     sim.check_clean();
 }

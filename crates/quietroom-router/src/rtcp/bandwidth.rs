@@ -2,15 +2,29 @@
 //!
 //! Two inputs: the subscriber's REMB (the latest value is taken as is), and the transport-cc
 //! feedback the subscriber sends about packets the router sent it. From the latter the
-//! estimator computes the acked bitrate (bytes of packets reported received, by send time,
-//! over the last [`ACKED_WINDOW`]), the loss fraction, and whether queuing delay grew.
+//! estimator computes the acked bitrate (bytes of packets reported received over the last
+//! [`ACKED_WINDOW`] of their arrival times, on the receiver's clock), the loss fraction, and
+//! whether queuing delay grew. Arrival time, not send time: packets sent faster than the path
+//! carries, into a deep buffer, all arrive in the end, and counted by send time they would
+//! show the sending rate as delivered.
 //!
 //! Loss is read over at least [`LOSS_MIN_PACKETS`] reported packets, gathered across
 //! feedbacks as libwebrtc's send-side estimate does: at low rates one feedback covers a
-//! handful of packets, and one lost packet in five would read as 20 % loss. Queuing delay
-//! counts as overuse when it grew by more than [`DELAY_OVERUSE`] within each of
-//! [`OVERUSE_FEEDBACKS`] feedbacks in a row. Then, cutting at most once per
-//! [`DECREASE_INTERVAL`]:
+//! handful of packets, and one lost packet in five would read as 20 % loss.
+//!
+//! Queuing delay is read two ways, and counts as overuse when either holds in each of
+//! [`OVERUSE_FEEDBACKS`] feedbacks in a row:
+//! * it grew by more than [`DELAY_OVERUSE`] within the feedback, measured between the packet
+//!   groups of the detector below (so that the time a frame's burst takes to leave a narrow
+//!   link is not read as a queue): a sudden bottleneck, seen within a feedback or two;
+//! * GCC's delay-based detector ([`DelayDetector`]: the trend of queuing delay over the last
+//!   packet groups against an adaptive threshold) reported overuse: a queue that grows too
+//!   slowly to show within one feedback (a path a few percent too narrow, with a deep
+//!   buffer), which the first check would miss until the buffer overflowed, seconds of delay
+//!   later. The router does not pace its sending, so a group is about a frame (30 per
+//!   second), and the trend spans about 0.7 s: too slow alone for a sudden bottleneck.
+//!
+//! Then, cutting at most once per [`DECREASE_INTERVAL`]:
 //!
 //! * a loss window above 10 %: min(estimate, 2 × acked) × (1 − 0.5 × loss) — relative to
 //!   the estimate rather than to what was sent, since a router forwarding a low layer sends
@@ -21,24 +35,29 @@
 //! * else (2–10 % loss, delay growing in this feedback only, or a cut too soon after the
 //!   last): hold.
 //!
+//! A draining queue (the detector's underuse) does not hold the rate, unlike GCC's rate
+//! controller: after a bottleneck the regression over the last groups keeps reading a
+//! falling delay for a second or more after the queue is empty, and the rate grows from
+//! what was acknowledged, which the bottleneck still limits while it drains.
+//!
 //! Each feedback also gives a [`PathSignal`] (congested, hold, clear) from the same loss and
 //! delay thresholds; the router caps a subscriber on congestion, lifts the cap while the
 //! path is clear, and probes above it with padding (`router/feedback.rs`,
 //! `router/probe.rs`).
 //!
-//! It is an estimate, not GCC: no Kalman/trendline filter and no pacing of media.
+//! It is GCC's delay detector with a simpler rate controller: no pacing of media, and the
+//! rate follows what was acknowledged rather than GCC's additive increase.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::delay::{DelayDetector, DelayState};
 use super::parse::Feedback;
 
-/// Window over which the acked bitrate is measured (by send time).
+/// Window over which the acked bitrate is measured (by arrival time).
 pub const ACKED_WINDOW: Duration = Duration::from_millis(500);
 /// Estimates older than this are ignored by [`BandwidthEstimate::estimate_bps`].
 pub const FRESHNESS: Duration = Duration::from_secs(5);
-/// Queuing-delay growth within one feedback above which the path counts as overused.
-pub const DELAY_OVERUSE: Duration = Duration::from_millis(25);
 /// At most this many acked packets are kept for the bitrate window.
 pub const MAX_WINDOW_PACKETS: usize = 8192;
 
@@ -46,8 +65,10 @@ pub const MAX_WINDOW_PACKETS: usize = 8192;
 /// `SendSideBandwidthEstimation` waits for 20 as well).
 pub const LOSS_MIN_PACKETS: u32 = 20;
 
-/// Feedbacks in a row that must show queuing delay growing before it counts as overuse (a
-/// single one is often a burst, or a busy receiver).
+/// Queuing-delay growth within one feedback above which it shows a sudden bottleneck.
+pub const DELAY_OVERUSE: Duration = Duration::from_millis(25);
+/// Feedbacks in a row that must show queuing delay growing (either way) before it counts
+/// as overuse (a single one is often a burst, or a busy receiver).
 pub const OVERUSE_FEEDBACKS: u8 = 2;
 /// The estimate is cut at most once per this interval (libwebrtc: 300 ms plus the round
 /// trip).
@@ -73,13 +94,14 @@ pub const MIN_SPAN: Duration = Duration::from_millis(50);
 /// loss and queuing delay alone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathSignal {
-    /// A loss window just completed with loss above 10 %, or queuing delay grew by more
-    /// than [`DELAY_OVERUSE`] within the feedback: send less.
+    /// A loss window just completed with loss above 10 %, or queuing delay grew in
+    /// [`OVERUSE_FEEDBACKS`] feedbacks in a row: send less.
     Congested,
-    /// The latest loss window lost 2 % or more: keep the rate.
+    /// The latest loss window lost 2 % or more, or queuing delay grew (not yet long enough
+    /// to cut): keep the rate.
     Hold,
-    /// The latest loss window lost under 2 % (or none has completed yet) and no delay
-    /// growth: the rate may grow.
+    /// The latest loss window lost under 2 % (or none has completed yet) and queuing delay
+    /// is steady: the rate may grow.
     Clear,
 }
 
@@ -89,9 +111,9 @@ pub enum PathSignal {
 pub struct BandwidthEstimate {
     remb: Option<(u64, Instant)>,
     twcc: Option<(u64, Instant)>,
-    /// Acked packets in the window: (send time, bytes).
-    acked: VecDeque<(Instant, usize)>,
-    first_acked_sent: Option<Instant>,
+    /// Acked packets in the window: (arrival on the receiver's clock in µs, bytes).
+    acked: VecDeque<(i64, usize)>,
+    first_acked_arrival: Option<i64>,
     acked_bps: Option<u64>,
     loss: Option<f64>,
     /// Reported and lost packets of the loss window being gathered.
@@ -100,6 +122,8 @@ pub struct BandwidthEstimate {
     /// The loss of the window behind the latest [`PathSignal::Congested`], when loss (not
     /// delay) caused it.
     heavy_loss: Option<f64>,
+    /// Queuing delay, from the arrival times.
+    delay: DelayDetector,
     /// Feedbacks in a row that showed queuing delay growing.
     overuse_streak: u8,
     /// When the estimate was last cut.
@@ -128,13 +152,22 @@ impl BandwidthEstimate {
         feedback: &Feedback,
         sent: &dyn Fn(u16) -> Option<(Instant, usize)>,
     ) {
-        let Feedback::TransportCc { packets, .. } = feedback else {
+        let Feedback::TransportCc {
+            packets,
+            reference_time,
+            ..
+        } = feedback
+        else {
             return;
         };
+        let reference_us = self.delay.on_reference_time(*reference_time);
         let mut total = 0u32;
         let mut lost = 0u32;
-        let mut first: Option<(i64, Instant)> = None;
-        let mut max_queue_us = 0i64;
+        let mut overused = false;
+        // Queuing delay built up within this feedback, between packet groups: the largest,
+        // and at its end.
+        let start_ms = self.delay.accumulated_ms();
+        let (mut max_growth_ms, mut end_growth_ms) = (0.0f64, 0.0f64);
         for &(seq, arrival) in packets {
             let Some((sent_at, bytes)) = sent(seq) else {
                 continue;
@@ -144,16 +177,12 @@ impl BandwidthEstimate {
                 lost += 1;
                 continue;
             };
-            self.push_acked(sent_at, bytes);
-            match first {
-                None => first = Some((arrival_us, sent_at)),
-                Some((first_arrival_us, first_sent)) => {
-                    let queue_us = arrival_us
-                        .saturating_sub(first_arrival_us)
-                        .saturating_sub(signed_micros(first_sent, sent_at));
-                    max_queue_us = max_queue_us.max(queue_us);
-                }
-            }
+            let received_us = reference_us.saturating_add(arrival_us);
+            self.push_acked(received_us, bytes);
+            self.delay.on_packet(sent_at, received_us);
+            overused |= self.delay.state() == DelayState::Overusing;
+            end_growth_ms = self.delay.accumulated_ms() - start_ms;
+            max_growth_ms = max_growth_ms.max(end_growth_ms);
         }
         if total == 0 {
             return;
@@ -175,7 +204,10 @@ impl BandwidthEstimate {
         };
         let acked = acked as f64;
         let current = self.fresh(self.twcc, now).map(|bps| bps as f64);
-        let delay_growing = max_queue_us > DELAY_OVERUSE.as_micros() as i64;
+        // The trend lags the queue: a feedback whose packets found the queue shorter at its
+        // end than at its start does not count, whatever the trend still says.
+        let delay_growing =
+            (overused && end_growth_ms > 0.0) || max_growth_ms > DELAY_OVERUSE.as_secs_f64() * 1e3;
         self.overuse_streak = if delay_growing {
             self.overuse_streak.saturating_add(1)
         } else {
@@ -214,36 +246,40 @@ impl BandwidthEstimate {
         self.twcc = Some((estimate as u64, now));
     }
 
-    fn push_acked(&mut self, sent_at: Instant, bytes: usize) {
+    fn push_acked(&mut self, arrival_us: i64, bytes: usize) {
         if self.acked.len() >= MAX_WINDOW_PACKETS {
             self.acked.pop_front();
         }
-        self.acked.push_back((sent_at, bytes));
-        self.first_acked_sent = Some(self.first_acked_sent.map_or(sent_at, |f| f.min(sent_at)));
+        self.acked.push_back((arrival_us, bytes));
+        self.first_acked_arrival = Some(
+            self.first_acked_arrival
+                .map_or(arrival_us, |f| f.min(arrival_us)),
+        );
     }
 
-    /// Drops acked packets sent more than [`ACKED_WINDOW`] before the newest and returns the
-    /// bitrate of the rest: their bytes over the window once the history is that long; before
-    /// that, the bytes after the oldest packet over the time since it (`None` while that span
-    /// is under [`MIN_SPAN`]).
+    /// Drops acked packets that arrived more than [`ACKED_WINDOW`] before the newest and
+    /// returns the bitrate of the rest: their bytes over the window once the history is that
+    /// long; before that, the bytes after the oldest packet over the time since it (`None`
+    /// while that span is under [`MIN_SPAN`]).
     fn acked_bitrate(&mut self) -> Option<u64> {
+        let window_us = ACKED_WINDOW.as_micros() as i64;
         let newest = self.acked.iter().map(|&(t, _)| t).max()?;
         self.acked
-            .retain(|&(t, _)| newest.saturating_duration_since(t) < ACKED_WINDOW);
+            .retain(|&(t, _)| newest.saturating_sub(t) < window_us);
         let bytes: u64 = self.acked.iter().map(|&(_, b)| b as u64).sum();
         let history = self
-            .first_acked_sent
-            .map_or(Duration::ZERO, |f| newest.saturating_duration_since(f));
-        if history >= ACKED_WINDOW {
+            .first_acked_arrival
+            .map_or(0, |f| newest.saturating_sub(f));
+        if history >= window_us {
             return Some((bytes as f64 * 8.0 / ACKED_WINDOW.as_secs_f64()) as u64);
         }
         let &(oldest, oldest_bytes) = self.acked.iter().min_by_key(|&&(t, _)| t)?;
-        let span = newest.saturating_duration_since(oldest);
-        if span < MIN_SPAN {
+        let span = newest.saturating_sub(oldest);
+        if span < MIN_SPAN.as_micros() as i64 {
             return None;
         }
         let bits = bytes.saturating_sub(oldest_bytes as u64) as f64 * 8.0;
-        Some((bits / span.as_secs_f64()) as u64)
+        Some((bits / (span as f64 / 1e6)) as u64)
     }
 
     fn fresh(&self, value: Option<(u64, Instant)>, now: Instant) -> Option<u64> {
@@ -289,19 +325,16 @@ impl BandwidthEstimate {
         self.signal
     }
 
+    /// What the delay detector makes of queuing delay, as of the latest feedback.
+    pub fn delay_state(&self) -> DelayState {
+        self.delay.state()
+    }
+
     /// The loss fraction (0.0–1.0) of the latest completed loss window (at least
     /// [`LOSS_MIN_PACKETS`] reported packets).
     pub fn loss_fraction(&self) -> Option<f64> {
         self.loss
     }
-}
-
-/// Microseconds from `from` to `to`, negative if `to` is earlier, saturating.
-fn signed_micros(from: Instant, to: Instant) -> i64 {
-    let forward = i64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(i64::MAX);
-    let backward =
-        i64::try_from(from.saturating_duration_since(to).as_micros()).unwrap_or(i64::MAX);
-    forward - backward
 }
 
 #[cfg(test)]
@@ -486,7 +519,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn growing_delay_backs_off() {
+    fn sudden_delay_growth_backs_off() {
         let mut sim = Sim::new();
         let mut est = BandwidthEstimate::new();
         for _ in 0..10 {
@@ -502,6 +535,46 @@ pub(super) mod tests {
         // ...two in a row are.
         sim.round(&mut est, TEN_MS, |_| false, growing);
         assert_eq!(est.path_signal(), Some(PathSignal::Congested));
+        assert_eq!(est.congesting_loss(), None);
+        let acked = est.acked_bitrate_bps().unwrap() as f64;
+        let e = est.twcc_estimate_bps().unwrap();
+        assert!(e as f64 <= acked * DELAY_BACKOFF + 1.0, "{e} vs {acked}");
+    }
+
+    #[test]
+    fn a_slowly_growing_queue_backs_off() {
+        let mut sim = Sim::new();
+        let mut est = BandwidthEstimate::new();
+        for _ in 0..10 {
+            sim.round(&mut est, TEN_MS, |_| false, |_| 0);
+        }
+        assert_eq!(est.delay_state(), DelayState::Normal);
+        // The queue grows 1 ms per 10 ms packet (10 % more than the path carries), across
+        // feedbacks: 10 ms within each, which no single feedback shows as much. The first
+        // feedback with overuse holds (a burst, a busy receiver)...
+        let before = est.twcc_estimate_bps();
+        let mut signals = Vec::new();
+        for round in 0..10i64 {
+            sim.round(
+                &mut est,
+                TEN_MS,
+                |_| false,
+                |i| (round * 10 + i64::from(i)) * 1_000,
+            );
+            signals.push(est.path_signal());
+            if est.path_signal() == Some(PathSignal::Congested) {
+                break;
+            }
+        }
+        let congested = signals.len() - 1;
+        assert_eq!(
+            signals[congested - 1],
+            Some(PathSignal::Hold),
+            "held first: {signals:?}"
+        );
+        assert!(congested <= 4, "within 500 ms: {signals:?}");
+        assert!(est.twcc_estimate_bps() < before);
+        // ...and the cut is to below what was acknowledged.
         assert_eq!(est.congesting_loss(), None);
         let acked = est.acked_bitrate_bps().unwrap() as f64;
         let e = est.twcc_estimate_bps().unwrap();
@@ -546,13 +619,15 @@ pub(super) mod tests {
     fn window_is_bounded() {
         let t0 = Instant::now();
         let mut est = BandwidthEstimate::new();
-        let packets: Vec<(u16, Option<i64>)> = (0..=u16::MAX).map(|s| (s, Some(0))).collect();
+        let packets: Vec<(u16, Option<i64>)> = (0..=u16::MAX)
+            .map(|s| (s, Some(i64::from(s / 100) * 1_000)))
+            .collect();
         let fb: Feedback = TwccFeedback {
             packets,
             ..TwccFeedback::default()
         }
         .into();
-        // The last 8192 are sent within 82 ms: none ages out of the window, the cap holds.
+        // The last 8192 arrive within 82 ms: none ages out of the window, the cap holds.
         est.on_twcc_feedback(t0, &fb, &|s| Some((t0 + MS * u32::from(s / 100), 100)));
         assert_eq!(est.acked.len(), MAX_WINDOW_PACKETS);
         assert!(est.estimate_bps(t0).is_some());

@@ -202,6 +202,15 @@ impl Sim {
         link.config.queue_bytes = queue_bytes;
     }
 
+    /// How long a packet sent to `id` now would wait in its downlink's bottleneck queue.
+    pub(crate) fn queue_delay(&mut self, id: ParticipantId) -> Duration {
+        let now = self.now;
+        self.net
+            .link(id, Dir::Down)
+            .busy_until
+            .map_or(Duration::ZERO, |b| b.saturating_duration_since(now))
+    }
+
     /// A subscriber reports `bps` with REMB from now on (its link is unchanged).
     pub(crate) fn report_cap(&mut self, id: ParticipantId, bps: u64) {
         let now = self.now;

@@ -13,6 +13,7 @@
 
 mod sim;
 
+use quietroom_router::ParticipantId;
 use sim::*;
 use std::time::Duration;
 
@@ -205,6 +206,20 @@ fn a_browser_like_room_follows_a_bottleneck_on_transport_wide_cc_alone() {
     sim.check_clean();
 }
 
+/// A browser-like room ([`Sim::browser_like`]) with one subscriber, whose downlink carries
+/// `bps` in front of a deep (1 MB) buffer, and no estimate to start from but its own.
+fn browser_room_of_one(seed: u64, bps: u64) -> (Sim, ParticipantId) {
+    let mut sim = Sim::browser_like(seed, 1);
+    let id = sim.subs[0].id;
+    let now = sim.now;
+    sim.router.set_bandwidth_estimate(now, id, 20_000_000);
+    sim.set_link_cap(id, bps, DEEP_BUFFER);
+    (sim, id)
+}
+
+/// Bytes of a deep bottleneck buffer: over 5 s at 1.5 Mbit/s.
+const DEEP_BUFFER: usize = 1_000_000;
+
 #[test]
 fn a_slowly_growing_standing_queue_moves_the_subscriber_down() {
     // The downlink narrows to 1.5 Mbit/s, a little below the top layer (about 1.6 Mbit/s
@@ -212,16 +227,12 @@ fn a_slowly_growing_standing_queue_moves_the_subscriber_down() {
     // that grows about 100 ms a second, about 10 ms within one feedback, and loses nothing
     // for over a minute. Only the trend of the delay shows it. A browser-like room: no
     // periodic keyframes, whose bursts would show as sudden growth.
-    let mut sim = Sim::browser_like(0x5EED_5100, 1);
-    let capped = sim.subs[0].id;
-    let now = sim.now;
-    sim.router.set_bandwidth_estimate(now, capped, 20_000_000);
-    sim.set_link_cap(capped, 5_000_000, 1_000_000);
+    let (mut sim, capped) = browser_room_of_one(0x5EED_5100, 5_000_000);
     sim.run_until(sim.at(4.0));
     assert_eq!(sim.switch_times(capped).last().map(|(_, l)| *l), Some(2));
 
     let narrowed = sim.now;
-    sim.set_link_cap(capped, 1_500_000, 1_000_000);
+    sim.set_link_cap(capped, 1_500_000, DEEP_BUFFER);
     let mut delays = Vec::new();
     for tenth in 41..=200 {
         sim.run_until(sim.at(f64::from(tenth) / 10.0));
@@ -272,11 +283,7 @@ fn a_narrow_link_that_fits_keeps_the_top_layer() {
     // 1.9 Mbit/s carries the top layer (about 1.6 Mbit/s with audio) but each frame's burst
     // of six packets takes about 30 ms to leave it: delay that varies with every frame and
     // never builds up. Neither the burst nor the variation is a queue to back off from.
-    let mut sim = Sim::browser_like(0x5EED_F175, 1);
-    let id = sim.subs[0].id;
-    let now = sim.now;
-    sim.router.set_bandwidth_estimate(now, id, 20_000_000);
-    sim.set_link_cap(id, 1_900_000, 1_000_000);
+    let (mut sim, id) = browser_room_of_one(0x5EED_F175, 1_900_000);
     sim.run_until(sim.at(20.0));
     let switches = sim.switch_times(id);
     println!("fits: switches {switches:?}");

@@ -144,8 +144,9 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let mut lowest_width = 0;
     // Each phase has a minute (a busy machine can hold Chromium's upper layers off for a
     // while; an idle one needs a few seconds per phase).
-    // Once a second: the subscription's target and current layers and which layers the
-    // router sees arriving, printed if a phase does not finish.
+    // Once a second: the subscription's target and current layers, which layers the router
+    // sees arriving and what it makes of the downlink, printed if a phase does not finish
+    // (and at the end with QUIETROOM_TRACE set).
     let mut trace: Vec<String> = Vec::new();
     let mut next_trace = Instant::now();
     loop {
@@ -158,12 +159,19 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                 .iter()
                 .map(|l| l.active)
                 .collect();
+            let downlink = sfu.router.downlink_state(s);
             trace.push(format!(
-                "phase {phase} {}ms target {:?} current {:?} estimate {:?} active {active:?}",
+                "phase {phase} {}ms target {:?} current {:?} estimate {:?} active {active:?} \
+                 cap {:?} acked {:?} loss {:?} {:?} delay {:?}",
                 phase_start.elapsed().as_millis(),
                 sub.and_then(|s| s.target_spatial),
                 sub.and_then(|s| s.current_spatial),
                 sub.and_then(|s| s.estimate_bps),
+                downlink.and_then(|d| d.congestion_cap_bps),
+                downlink.and_then(|d| d.acked_bps),
+                downlink.and_then(|d| d.loss_fraction),
+                downlink.and_then(|d| d.path_signal),
+                downlink.map(|d| d.delay),
             ));
         }
         if phase_start.elapsed() >= Duration::from_secs(60) {
@@ -375,6 +383,9 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let _ = peer.child.wait();
     let stats = sfu.router.stats();
     eprintln!("router: {stats:?}, layer switches {switches:?}");
+    if std::env::var_os("QUIETROOM_TRACE").is_some() {
+        eprintln!("once a second: {trace:#?}");
+    }
     eprintln!("dropped by the router: {:?}", sfu.dropped);
     eprintln!(
         "lost on the way {} of {} video packets; Chromium NACKed {}, received {} again",

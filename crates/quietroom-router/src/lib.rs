@@ -115,6 +115,6 @@ pub mod rtp;
 
 pub use error::RouterError;
 pub use router::{
-    ExtensionIds, Kind, LayerConfig, LayerState, ParticipantId, ROUTER_SSRC, Router, RouterConfig,
-    RouterEvent, RouterStats, SubscriptionState, TrackConfig, TrackId, Transmit,
+    DownlinkState, ExtensionIds, Kind, LayerConfig, LayerState, ParticipantId, ROUTER_SSRC, Router,
+    RouterConfig, RouterEvent, RouterStats, SubscriptionState, TrackConfig, TrackId, Transmit,
 };

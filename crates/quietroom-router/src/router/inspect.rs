@@ -1,11 +1,13 @@
 //! Read-only views of the router's state, for an application's dashboards and logs and for
-//! tests: what a subscription forwards and wants, and what a track's layers are doing.
+//! tests: what a subscription forwards and wants, what a track's layers are doing, and what
+//! the router makes of a participant's downlink.
 
 use std::time::Instant;
 
 use quietroom_srtp::MediaCrypto;
 
 use super::{ParticipantId, Router, TrackId};
+use crate::rtcp::{DelayState, PathSignal};
 
 /// What one subscription forwards now and what the router is moving it to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +29,31 @@ pub struct SubscriptionState {
     /// The subscriber's bandwidth estimate in use, in bits per second.
     pub estimate_bps: Option<u64>,
     /// Whether a padding probe to the subscriber is in progress.
+    pub probing: bool,
+}
+
+/// What the router makes of the path to one participant: the estimates behind its layer
+/// selection (REMB, transport-wide CC) and what the latest feedback said.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct DownlinkState {
+    /// The estimate layer selection uses, in bits per second (what the application gave, or
+    /// REMB and the congestion cap combined).
+    pub estimate_bps: Option<u64>,
+    /// The latest REMB, however old.
+    pub remb_bps: Option<u64>,
+    /// The cap transport-wide CC feedback put on the estimate after congestion; `None`
+    /// when there is none.
+    pub congestion_cap_bps: Option<u64>,
+    /// What the latest transport-wide CC feedback said was delivered, by arrival time.
+    pub acked_bps: Option<u64>,
+    /// The loss fraction (0.0–1.0) of the latest complete loss window.
+    pub loss_fraction: Option<f64>,
+    /// What the latest transport-wide CC feedback said about the path.
+    pub path_signal: Option<PathSignal>,
+    /// What the delay-based detector makes of queuing delay.
+    pub delay: DelayState,
+    /// Whether a padding probe is in progress.
     pub probing: bool,
 }
 
@@ -66,6 +93,22 @@ impl<C: MediaCrypto> Router<C> {
             max_spatial: sub.max_spatial,
             paused: sub.paused,
             estimate_bps: p.estimate_bps,
+            probing: p.prober.goal().is_some(),
+        })
+    }
+
+    /// What the router makes of the path to `participant`; `None` for an unknown
+    /// participant. Transport-wide CC figures stay `None` until its feedback arrives.
+    pub fn downlink_state(&self, participant: ParticipantId) -> Option<DownlinkState> {
+        let p = self.participants.get(&participant)?;
+        Some(DownlinkState {
+            estimate_bps: p.estimate_bps,
+            remb_bps: p.bandwidth.remb_bps(),
+            congestion_cap_bps: p.congestion_cap.map(|(bps, _)| bps),
+            acked_bps: p.bandwidth.acked_bitrate_bps(),
+            loss_fraction: p.bandwidth.loss_fraction(),
+            path_signal: p.bandwidth.path_signal(),
+            delay: p.bandwidth.delay_state(),
             probing: p.prober.goal().is_some(),
         })
     }

@@ -31,7 +31,7 @@ pub use config::{
 };
 use quietroom_srtp::MediaCrypto;
 
-pub use inspect::{LayerState, SubscriptionState};
+pub use inspect::{DownlinkState, LayerState, SubscriptionState};
 
 use crate::RouterError;
 use crate::cache::PacketCache;

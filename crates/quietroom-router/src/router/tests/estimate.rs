@@ -76,6 +76,20 @@ fn transport_wide_cc_from_a_subscriber_moves_its_layer_down() {
         Some(&0),
         "ends on the lowest layer: {switched:?}"
     );
+    // What the router makes of Bob's downlink: half lost, capped, no queue.
+    let state = router.downlink_state(bob.id).unwrap();
+    assert!(state.loss_fraction.is_some_and(|l| l > 0.3), "{state:?}");
+    assert!(state.congestion_cap_bps.is_some(), "{state:?}");
+    assert_eq!(
+        state.estimate_bps, state.congestion_cap_bps,
+        "no REMB: {state:?}"
+    );
+    assert!(
+        state.acked_bps.is_some() && state.remb_bps.is_none(),
+        "{state:?}"
+    );
+    assert_eq!(state.delay, crate::rtcp::DelayState::Normal);
+    assert_eq!(router.downlink_state(ParticipantId(99)), None);
 }
 
 /// Runs `frames` frames of Alice's three layers to Bob, whose link loses the packets

@@ -100,7 +100,9 @@
 //!   [`RouterEvent::LayerSwitched`] is informational.
 //! - **Pass on what subscribers ask for**: [`Router::set_preferences`] (highest spatial
 //!   layer, paused) and [`Router::set_max_temporal_layer`], e.g. from the size of each video
-//!   tile; [`Router::subscription_state`] and [`Router::layer_states`] show the outcome.
+//!   tile, and [`Router::set_priority`] (which tiles the estimate favours, e.g. the active
+//!   speaker or a screen share); [`Router::subscription_state`], [`Router::layer_states`]
+//!   and [`Router::downlink_state`] show the outcome.
 #![forbid(unsafe_code)]
 
 mod error;

@@ -26,6 +26,8 @@ pub struct SubscriptionState {
     pub max_spatial: u8,
     /// See [`max_spatial`](Self::max_spatial).
     pub paused: bool,
+    /// How the subscriber's estimate favours this subscription ([`Router::set_priority`]).
+    pub priority: u8,
     /// The subscriber's bandwidth estimate in use, in bits per second.
     pub estimate_bps: Option<u64>,
     /// Whether a padding probe to the subscriber is in progress.
@@ -92,6 +94,7 @@ impl<C: MediaCrypto> Router<C> {
             target_temporal: sub.target_temporal,
             max_spatial: sub.max_spatial,
             paused: sub.paused,
+            priority: sub.priority,
             estimate_bps: p.estimate_bps,
             probing: p.prober.goal().is_some(),
         })

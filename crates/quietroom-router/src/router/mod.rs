@@ -10,6 +10,7 @@
 //! subscriber it is copied into a pooled buffer, rewritten (SSRC, sequence number, timestamp)
 //! and encrypted with that subscriber's [`MediaCrypto`]. Media never leaves memory.
 
+mod allocation;
 mod config;
 mod demand;
 mod feedback;
@@ -212,6 +213,8 @@ struct Subscription {
     target: Option<usize>,
     max_spatial: u8,
     paused: bool,
+    /// How its participant's estimate favours it ([`Router::set_priority`]).
+    priority: u8,
     /// Temporal layers (VP8/VP9 TID): the highest the subscriber asked for, the highest its
     /// bandwidth allows (within that), and the highest forwarded now. Packets of a higher
     /// TID are left out, their sequence numbers closed up; the forwarded layer moves down at
@@ -562,6 +565,7 @@ impl<C: MediaCrypto> Router<C> {
             target: Some(0),
             max_spatial: u8::MAX,
             paused: false,
+            priority: 0,
             max_temporal: u8::MAX,
             target_temporal: u8::MAX,
             current_temporal: u8::MAX,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use quietroom_srtp::MediaCrypto;
 
+use super::allocation::allocate;
 use super::{Kind, ParticipantId, Router, Transmit};
 use crate::rtcp::PathSignal;
 use crate::rtp::Padding;
@@ -203,38 +204,21 @@ impl<C: MediaCrypto> Router<C> {
 
     /// The smallest estimate that would move one of `participant`'s video subscriptions up
     /// a step it wants — the next spatial layer the publisher sends, or all temporal layers
-    /// of the current one — with the selection's headroom, for all its video subscriptions
-    /// (the estimate is split evenly among them). `None` if it has all it wants.
+    /// of the current one — with the selection's headroom, given how the estimate is divided
+    /// among its video subscriptions (`router/allocation.rs`). `None` if it has all it wants.
     fn probe_goal(&self, now: Instant, participant: ParticipantId) -> Option<u64> {
-        let p = self.participants.get(&participant)?;
-        let video = || {
-            p.subscribed
-                .iter()
-                .filter_map(|t| self.tracks.get(t))
-                .filter(|t| t.config.kind == Kind::Video)
-        };
-        let count = video().count() as u64;
+        let budget = self.participants.get(&participant)?.estimate_bps?;
+        let (tracks, choices) = self.video_choices(now, participant);
+        let allocation = allocate(budget, &choices);
         let headroom = 100 + self.config.upgrade_headroom_percent;
-        video()
-            .filter_map(|t| {
-                let sub = t.subscriber(participant)?;
-                let target = sub.target.filter(|_| !sub.paused)?;
-                let layers = &t.layers;
-                let current = layers.get(target)?;
-                let sent = super::sent_now(layers, now);
-                let next = layers
-                    .iter()
-                    .filter(|l| sent(l))
-                    .filter(|l| l.spatial > current.spatial && l.spatial <= sub.max_spatial)
-                    .min_by_key(|l| l.spatial);
-                let need = match next {
-                    Some(layer) => layer.bitrate_bps,
-                    None if sub.target_temporal < sub.max_temporal => current.bitrate_bps,
-                    None => return None,
-                };
-                Some(need.saturating_mul(headroom) / 100 * count)
-            })
-            .min()
+        allocation.next_goal(&choices, |i| {
+            // All temporal layers of the layer it gets, when it gets fewer than it wants.
+            let t = self.tracks.get(tracks.get(i)?)?;
+            let sub = t.subscriber(participant)?;
+            let layer = t.layers.get(choices[i].steps[allocation.level[i]].0)?;
+            (sub.target_temporal < sub.max_temporal)
+                .then(|| layer.bitrate_bps.saturating_mul(headroom) / 100)
+        })
     }
 
     /// The video subscription of `participant` that can carry padding: RTX negotiated and

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use quietroom_srtp::MediaCrypto;
 
+use super::allocation::{Choice, allocate};
 use super::{Kind, Layer, ParticipantId, Router, Subscription, Track, TrackId};
 
 /// The share of a spatial layer's bitrate its lowest temporal layers take, in percent:
@@ -40,9 +41,42 @@ fn temporal_fit(layer: &Layer, share: u64, current: u8, headroom: u64) -> u8 {
         .map_or(0, |t| if t + 1 == n { u8::MAX } else { t as u8 })
 }
 
-/// Each video subscription's share of an estimate: split evenly, all of it without one.
-fn share_of(estimate_bps: Option<u64>, video_subscriptions: usize) -> u64 {
-    estimate_bps.map_or(u64::MAX, |bps| bps / (video_subscriptions.max(1) as u64))
+/// What `sub` may take of a track's `layers` at `now`, for [`allocate`]: its floor (the
+/// lowest layer the publisher sends), then each higher layer it wants that is sent, by
+/// spatial index; a layer above the one forwarded costs `headroom` percent of its bitrate.
+fn choice(layers: &[Layer], sub: &Subscription, now: Instant, headroom: u64) -> Choice {
+    let current = sub.current.or(sub.target).unwrap_or(0);
+    let cost = |i: usize| {
+        let need = layers.get(i).map_or(0, |l| l.bitrate_bps);
+        if i > current {
+            need.saturating_mul(headroom) / 100
+        } else {
+            need
+        }
+    };
+    // Only layers the publisher is sending, once it sends any: an upper layer a browser
+    // paused must not hold a subscriber waiting for its keyframe.
+    let sent_layer = super::sent_now(layers, now);
+    let sent = |i: &usize| sent_layer(&layers[*i]);
+    // Never below the lowest layer sent: a subscriber that cannot afford it still gets
+    // something, and congestion control upstream will catch up.
+    let floor = (0..layers.len())
+        .filter(sent)
+        .min_by_key(|&i| layers[i].spatial)
+        .unwrap_or(0);
+    let floor_spatial = layers.get(floor).map_or(0, |l| l.spatial);
+    let mut ups: Vec<usize> = (0..layers.len())
+        .filter(sent)
+        .filter(|&i| layers[i].spatial > floor_spatial && layers[i].spatial <= sub.max_spatial)
+        .collect();
+    ups.sort_by_key(|&i| layers[i].spatial);
+    Choice {
+        steps: std::iter::once(floor)
+            .chain(ups)
+            .map(|i| (i, cost(i)))
+            .collect(),
+        priority: sub.priority,
+    }
 }
 
 impl<C: MediaCrypto> Router<C> {
@@ -60,6 +94,20 @@ impl<C: MediaCrypto> Router<C> {
             sub.max_spatial = max_spatial;
             sub.paused = paused;
         });
+    }
+
+    /// How `subscriber`'s bandwidth estimate favours its subscription to `track` when it
+    /// cannot carry everything it asked for: higher is served first (0, the default, last).
+    /// Subscriptions of equal priority move up in turns, a layer at a time; a subscription
+    /// asking for little (a thumbnail's lowest layer) leaves the rest to the others.
+    pub fn set_priority(
+        &mut self,
+        now: Instant,
+        subscriber: ParticipantId,
+        track: TrackId,
+        priority: u8,
+    ) {
+        self.update_subscription(now, subscriber, track, |sub| sub.priority = priority);
     }
 
     /// The highest temporal layer (VP8/VP9 TID) `subscriber` wants of `track`: 0 for the base
@@ -143,31 +191,55 @@ impl<C: MediaCrypto> Router<C> {
         }
     }
 
+    /// The video subscriptions of `participant` that are not paused, each with what it may
+    /// take ([`choice`]), in the order it subscribed.
+    pub(super) fn video_choices(
+        &self,
+        now: Instant,
+        participant: ParticipantId,
+    ) -> (Vec<TrackId>, Vec<Choice>) {
+        let headroom = 100 + self.config.upgrade_headroom_percent;
+        let Some(p) = self.participants.get(&participant) else {
+            return (Vec::new(), Vec::new());
+        };
+        p.subscribed
+            .iter()
+            .filter_map(|id| {
+                let t = self
+                    .tracks
+                    .get(id)
+                    .filter(|t| t.config.kind == Kind::Video)?;
+                let sub = t.subscriber(participant).filter(|s| !s.paused)?;
+                Some((*id, choice(&t.layers, sub, now, headroom)))
+            })
+            .unzip()
+    }
+
     /// Chooses each video subscription's layer from the participant's bandwidth estimate
-    /// (split evenly across its video subscriptions) and its preferences, with hysteresis:
-    /// moving up needs [`RouterConfig::upgrade_headroom_percent`] above the next layer's
-    /// bitrate; moving down happens as soon as the current one no longer fits.
+    /// and its preferences ([`allocate`]: floors first, then a layer at a time by priority
+    /// and in turns), with hysteresis: moving up needs
+    /// [`RouterConfig::upgrade_headroom_percent`] above the next layer's bitrate; moving down
+    /// happens as soon as the current one no longer fits. When even the floors do not fit,
+    /// each subscription gets fewer of its temporal layers, by its share of the estimate.
+    ///
+    /// [`RouterConfig::upgrade_headroom_percent`]: super::RouterConfig::upgrade_headroom_percent
     pub(super) fn select_layers(&mut self, now: Instant, participant: ParticipantId) {
-        let Some(p) = self.participants.get_mut(&participant) else {
+        let Some(p) = self.participants.get(&participant) else {
             return;
         };
-        let video: Vec<TrackId> = p
-            .subscribed
-            .iter()
-            .copied()
-            .filter(|t| {
-                self.tracks
-                    .get(t)
-                    .is_some_and(|t| t.config.kind == Kind::Video)
-            })
-            .collect();
-        let share = share_of(p.estimate_bps, video.len());
+        let budget = p.estimate_bps.unwrap_or(u64::MAX);
+        let subscribed = p.subscribed.clone();
+        let (chosen_tracks, choices) = self.video_choices(now, participant);
+        let allocation = allocate(budget, &choices);
         let headroom = 100 + self.config.upgrade_headroom_percent;
         let mut requests = Vec::new();
-        for track in video {
+        for track in subscribed {
             let Some(t) = self.tracks.get_mut(&track) else {
                 continue;
             };
+            if t.config.kind != Kind::Video {
+                continue;
+            }
             let Track {
                 layers,
                 subscribers,
@@ -180,42 +252,24 @@ impl<C: MediaCrypto> Router<C> {
             else {
                 continue;
             };
-            let target = if sub.paused {
-                None
-            } else {
-                let current = sub.current.or(sub.target).unwrap_or(0);
-                let fits = |i: usize| {
-                    let need = layers[i].bitrate_bps;
-                    if i > current {
-                        need.saturating_mul(headroom) / 100 <= share
-                    } else {
-                        need <= share
-                    }
-                };
-                // Only layers the publisher is sending, once it sends any: an upper layer a
-                // browser paused must not hold a subscriber waiting for its keyframe.
-                let sent_layer = super::sent_now(layers, now);
-                let sent = |i: usize| sent_layer(&layers[i]);
-                let wanted = |i: usize| layers[i].spatial <= sub.max_spatial && sent(i);
-                let best = (0..layers.len())
-                    .filter(|&i| wanted(i) && fits(i))
-                    .max_by_key(|&i| layers[i].spatial);
-                // Never below the lowest layer sent: a subscriber that cannot afford it still
-                // gets something, and congestion control upstream will catch up.
-                let lowest = (0..layers.len())
-                    .filter(|&i| sent(i))
-                    .min_by_key(|&i| layers[i].spatial);
-                let chosen = best.or(lowest).unwrap_or(0);
-                // A subscriber that cannot afford even that gets fewer of its temporal
-                // layers (a lower frame rate) when it has them.
-                let temporal = match (best, layers.get(chosen)) {
-                    (None, Some(layer)) => {
-                        temporal_fit(layer, share, sub.target_temporal, headroom)
-                    }
-                    _ => u8::MAX,
-                };
-                sub.target_temporal = temporal.min(sub.max_temporal);
-                Some(chosen)
+            let target = match chosen_tracks.iter().position(|&id| id == track) {
+                None => None,
+                Some(i) => {
+                    let chosen = choices[i].steps[allocation.level[i]].0;
+                    // A subscriber that cannot afford even its floor gets fewer of its
+                    // temporal layers (a lower frame rate) when it has them.
+                    let temporal = match (
+                        allocation.thinned_share(&choices, i, budget),
+                        layers.get(chosen),
+                    ) {
+                        (Some(share), Some(layer)) => {
+                            temporal_fit(layer, share, sub.target_temporal, headroom)
+                        }
+                        _ => u8::MAX,
+                    };
+                    sub.target_temporal = temporal.min(sub.max_temporal);
+                    Some(chosen)
+                }
             };
             if target != sub.target {
                 sub.target = target;

@@ -174,6 +174,7 @@ fn pli_count(rtcp: &[Vec<u8>]) -> usize {
         .count()
 }
 
+mod allocation;
 mod demand;
 mod estimate;
 mod feedback;

@@ -95,7 +95,8 @@
 //!   subscriber's REMB is used too; [`Router::set_bandwidth_estimate`] gives an estimate the
 //!   application has.
 //! - **Act on the events** ([`Router::poll_event`]): [`RouterEvent::TrackEnded`] (tell the
-//!   subscribers), [`RouterEvent::ActiveSpeaker`] (the UI), [`RouterEvent::LayerDemand`]
+//!   subscribers), [`RouterEvent::ActiveSpeaker`] (the UI, and perhaps a higher
+//!   [`Router::set_priority`] for the speaker's video), [`RouterEvent::LayerDemand`]
 //!   (turn the publisher's encodings above it off, e.g. `RTCRtpSender.setParameters`);
 //!   [`RouterEvent::LayerSwitched`] is informational.
 //! - **Pass on what subscribers ask for**: [`Router::set_preferences`] (highest spatial

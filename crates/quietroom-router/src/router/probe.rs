@@ -207,7 +207,8 @@ impl<C: MediaCrypto> Router<C> {
     /// of the current one — with the selection's headroom, given how the estimate is divided
     /// among its video subscriptions (`router/allocation.rs`). `None` if it has all it wants.
     fn probe_goal(&self, now: Instant, participant: ParticipantId) -> Option<u64> {
-        let budget = self.participants.get(&participant)?.estimate_bps?;
+        let estimate = self.participants.get(&participant)?.estimate_bps?;
+        let budget = self.video_budget(participant, Some(estimate));
         let (tracks, choices) = self.video_choices(now, participant);
         let allocation = allocate(budget, &choices);
         let headroom = 100 + self.config.upgrade_headroom_percent;

@@ -191,6 +191,29 @@ impl<C: MediaCrypto> Router<C> {
         }
     }
 
+    /// What `estimate` (bits per second) leaves for `participant`'s video: less the audio it
+    /// subscribes to (each audio track's signaled bitrate), which is forwarded whatever the
+    /// estimate; everything without an estimate.
+    pub(super) fn video_budget(&self, participant: ParticipantId, estimate: Option<u64>) -> u64 {
+        let Some(estimate) = estimate else {
+            return u64::MAX;
+        };
+        let audio: u64 = self
+            .participants
+            .get(&participant)
+            .map(|p| {
+                p.subscribed
+                    .iter()
+                    .filter_map(|id| self.tracks.get(id))
+                    .filter(|t| t.config.kind == Kind::Audio)
+                    .filter_map(|t| t.layers.first())
+                    .map(|l| l.bitrate_bps)
+                    .fold(0, u64::saturating_add)
+            })
+            .unwrap_or(0);
+        estimate.saturating_sub(audio)
+    }
+
     /// The video subscriptions of `participant` that are not paused, each with what it may
     /// take ([`choice`]), in the order it subscribed.
     pub(super) fn video_choices(
@@ -227,7 +250,7 @@ impl<C: MediaCrypto> Router<C> {
         let Some(p) = self.participants.get(&participant) else {
             return;
         };
-        let budget = p.estimate_bps.unwrap_or(u64::MAX);
+        let budget = self.video_budget(participant, p.estimate_bps);
         let subscribed = p.subscribed.clone();
         let (chosen_tracks, choices) = self.video_choices(now, participant);
         let allocation = allocate(budget, &choices);

@@ -92,3 +92,27 @@ fn vp8_with_tid(n: u16, tid: u8) -> Vec<u8> {
     p.resize(60, 0xCD);
     p
 }
+
+#[test]
+fn audio_comes_off_the_estimate_before_video_is_divided() {
+    let t0 = Instant::now();
+    let (mut router, alice, bob) = alice_to_bob(t0, video_track(&[0x100, 0x200, 0x300]));
+    let target = |r: &Router<SrtpSession>| {
+        r.subscription_state(bob.id, TrackId(1))
+            .unwrap()
+            .target_spatial
+    };
+    // On the top layer (moving up to it takes 1.8 Mbit/s, with the headroom), 1.52 Mbit/s
+    // keeps it (1.5 Mbit/s) alone...
+    router.set_bandwidth_estimate(t0, bob.id, 1_820_000);
+    assert_eq!(target(&router), Some(2));
+    router.set_bandwidth_estimate(t0, bob.id, 1_520_000);
+    assert_eq!(target(&router), Some(2));
+    // ...but not beside a 32 kbit/s audio track, which is forwarded whatever the estimate.
+    router
+        .publish(alice.id, TrackId(2), audio_track(0xA00))
+        .unwrap();
+    router.subscribe(t0, bob.id, TrackId(2), 0xA0B).unwrap();
+    router.set_bandwidth_estimate(t0, bob.id, 1_520_000);
+    assert_eq!(target(&router), Some(1));
+}

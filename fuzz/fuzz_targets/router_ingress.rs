@@ -1,6 +1,6 @@
 //! The router fed arbitrary packet sequences from a publisher and a subscriber, as RTP and
-//! RTCP, with time advancing and the subscriber's bandwidth estimate and temporal-layer
-//! preference changing. Media crypto is a pass-through here so that the fuzzer reaches
+//! RTCP, with time advancing and the subscriber's bandwidth estimate, preferences and
+//! priorities changing (two video subscriptions share its estimate). Media crypto is a pass-through here so that the fuzzer reaches
 //! the router's own parsing instead of stopping at SRTP authentication.
 #![no_main]
 
@@ -60,10 +60,18 @@ fuzz_target!(|data: &[u8]| {
         rtx_payload_type: None,
         mid: None,
     };
+    // A second video track of one layer, so the subscriber's estimate is divided.
+    let screen = TrackConfig {
+        layers: vec![layer(0x400, 0)],
+        mid: Some("3".to_owned()),
+        ..video.clone()
+    };
     let _ = router.publish(publisher, TrackId(1), video);
     let _ = router.publish(publisher, TrackId(2), audio);
+    let _ = router.publish(publisher, TrackId(3), screen);
     let _ = router.subscribe(t0, subscriber, TrackId(1), 0xB00);
     let _ = router.subscribe(t0, subscriber, TrackId(2), 0xB01);
+    let _ = router.subscribe(t0, subscriber, TrackId(3), 0xB03);
     let _ = router.set_rtx(subscriber, TrackId(1), 0xB02, 97);
     let mut now = t0;
     let mut rest = data;
@@ -80,8 +88,11 @@ fuzz_target!(|data: &[u8]| {
             2 => router.handle_rtcp(now, publisher, buf),
             _ => {
                 router.set_bandwidth_estimate(now, subscriber, u64::from(*len) * 20_000);
-                // The subscriber's temporal-layer preference, from the same byte.
+                // The subscriber's preferences and priorities, from the same byte.
                 router.set_max_temporal_layer(now, subscriber, TrackId(1), len % 4);
+                let track = TrackId(1 + 2 * u64::from(len & 1));
+                router.set_preferences(now, subscriber, track, (len >> 1) % 4, *len == 255);
+                router.set_priority(now, subscriber, track, len >> 6);
                 Ok(())
             }
         };

@@ -205,21 +205,23 @@ impl<C: MediaCrypto> Router<C> {
     /// The smallest estimate that would move one of `participant`'s video subscriptions up
     /// a step it wants — the next spatial layer the publisher sends, or all temporal layers
     /// of the current one — with the selection's headroom, given how the estimate is divided
-    /// among its video subscriptions (`router/allocation.rs`). `None` if it has all it wants.
+    /// among its video subscriptions (`router/allocation.rs`), the audio it receives
+    /// included. `None` if it has all it wants.
     fn probe_goal(&self, now: Instant, participant: ParticipantId) -> Option<u64> {
         let estimate = self.participants.get(&participant)?.estimate_bps?;
         let budget = self.video_budget(participant, Some(estimate));
         let (tracks, choices) = self.video_choices(now, participant);
         let allocation = allocate(budget, &choices);
         let headroom = 100 + self.config.upgrade_headroom_percent;
-        allocation.next_goal(&choices, |i| {
+        let video_goal = allocation.next_goal(&choices, |i| {
             // All temporal layers of the layer it gets, when it gets fewer than it wants.
             let t = self.tracks.get(tracks.get(i)?)?;
             let sub = t.subscriber(participant)?;
             let layer = t.layers.get(choices[i].steps[allocation.level[i]].0)?;
             (sub.target_temporal < sub.max_temporal)
                 .then(|| layer.bitrate_bps.saturating_mul(headroom) / 100)
-        })
+        });
+        video_goal.map(|goal| goal.saturating_add(self.audio_bps(participant)))
     }
 
     /// The video subscription of `participant` that can carry padding: RTX negotiated and

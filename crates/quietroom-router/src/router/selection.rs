@@ -192,26 +192,25 @@ impl<C: MediaCrypto> Router<C> {
     }
 
     /// What `estimate` (bits per second) leaves for `participant`'s video: less the audio it
-    /// subscribes to (each audio track's signaled bitrate), which is forwarded whatever the
-    /// estimate; everything without an estimate.
+    /// receives ([`Router::audio_bps`]); everything without an estimate.
     pub(super) fn video_budget(&self, participant: ParticipantId, estimate: Option<u64>) -> u64 {
-        let Some(estimate) = estimate else {
-            return u64::MAX;
-        };
-        let audio: u64 = self
-            .participants
-            .get(&participant)
-            .map(|p| {
-                p.subscribed
-                    .iter()
-                    .filter_map(|id| self.tracks.get(id))
-                    .filter(|t| t.config.kind == Kind::Audio)
-                    .filter_map(|t| t.layers.first())
-                    .map(|l| l.bitrate_bps)
-                    .fold(0, u64::saturating_add)
-            })
-            .unwrap_or(0);
-        estimate.saturating_sub(audio)
+        estimate.map_or(u64::MAX, |bps| {
+            bps.saturating_sub(self.audio_bps(participant))
+        })
+    }
+
+    /// The audio `participant` receives, in bits per second (each audio track's signaled
+    /// bitrate): forwarded whatever the estimate, so it comes off the estimate first.
+    pub(super) fn audio_bps(&self, participant: ParticipantId) -> u64 {
+        self.participants.get(&participant).map_or(0, |p| {
+            p.subscribed
+                .iter()
+                .filter_map(|id| self.tracks.get(id))
+                .filter(|t| t.config.kind == Kind::Audio)
+                .filter_map(|t| t.layers.first())
+                .map(|l| l.bitrate_bps)
+                .fold(0, u64::saturating_add)
+        })
     }
 
     /// The video subscriptions of `participant` that are not paused, each with what it may

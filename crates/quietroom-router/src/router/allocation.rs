@@ -86,7 +86,7 @@ pub(super) fn allocate(budget: u64, choices: &[Choice]) -> Allocation {
                 let Some(&(_, next)) = choices[i].steps.get(level[i] + 1) else {
                     continue;
                 };
-                let after = (used - cost(i, level[i])).saturating_add(next);
+                let after = used.saturating_sub(cost(i, level[i])).saturating_add(next);
                 if after <= budget {
                     used = after;
                     level[i] += 1;

@@ -249,7 +249,7 @@ impl DelayDetector {
                 Some(t) => t + send_ms,
             };
             self.overuse_ms = Some(time);
-            self.overuse_groups += 1;
+            self.overuse_groups = self.overuse_groups.saturating_add(1);
             if time > OVERUSE_TIME.as_secs_f64() * 1e3
                 && self.overuse_groups > 1
                 && trend >= self.previous_trend

@@ -38,6 +38,7 @@ pub(crate) struct InputVideo {
     pub(crate) ssrc: u32,
     pub(crate) timestamp: u32,
     pub(crate) picture_id: Option<u16>,
+    pub(crate) tl0_pic_idx: Option<u8>,
 }
 
 /// The shared log of [`InputVideo`], in the order the router decrypted them.
@@ -144,6 +145,7 @@ impl MediaCrypto for Observed {
                     ssrc: header.ssrc,
                     timestamp: header.timestamp,
                     picture_id: fields.and_then(|f| f.picture_id()),
+                    tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
                 });
         }
         Ok(n)
@@ -206,8 +208,9 @@ pub(crate) struct Numbering {
 const MAX_STEP: u16 = 3;
 
 /// Checks the VP8 picture numbering a subscriber was sent: in sequence-number order, packets
-/// of one picture (one timestamp) share a picture ID and TL0PICIDX, and the next picture has
-/// the same or the next TL0PICIDX. Between two pictures made from the same publisher
+/// of one picture (one timestamp) share a picture ID and TL0PICIDX; the next picture of the
+/// same publisher stream has the TL0PICIDX step the publisher's had, and across a layer
+/// switch the same or the next. Between two pictures made from the same publisher
 /// stream, the picture ID steps by exactly what the publisher's did, less the pictures of
 /// that stream the router left out in between (temporal layers): a picture the publisher
 /// skipped (or its uplink lost) still shows, one the router left out does not. Across a
@@ -270,12 +273,26 @@ pub(crate) fn check_picture_numbering(log: &SentLog, inputs: &InputLog) -> Numbe
         }
         if let (Some(t0), Some(t1)) = (a.tl0_pic_idx, b.tl0_pic_idx) {
             numbering.with_tl0_pic_idx += 1;
-            let steps = if same_picture {
-                &[t0][..]
-            } else {
-                &[t0, t0.wrapping_add(1)][..]
-            };
-            assert!(steps.contains(&t1), "TL0PICIDX jumps: {a:?} then {b:?}");
+            // Within one publisher stream, the step is the publisher's own: the router
+            // never leaves out a base-layer picture (an encoder under load may skip one).
+            // Across a layer switch, the same or the next.
+            match source_tl0_step(&inputs, a.input, b.input) {
+                Some(source) => assert_eq!(
+                    t1.wrapping_sub(t0),
+                    source,
+                    "TL0PICIDX steps by {} where the publisher's stepped by {source}: \
+                     {a:?} then {b:?}",
+                    t1.wrapping_sub(t0)
+                ),
+                None => {
+                    let steps = if same_picture {
+                        &[t0][..]
+                    } else {
+                        &[t0, t0.wrapping_add(1)][..]
+                    };
+                    assert!(steps.contains(&t1), "TL0PICIDX jumps: {a:?} then {b:?}");
+                }
+            }
         }
     }
     for r in sent.iter().filter(|p| p.rtx) {
@@ -293,6 +310,17 @@ pub(crate) fn check_picture_numbering(log: &SentLog, inputs: &InputLog) -> Numbe
         }
     }
     numbering
+}
+
+/// For two packets sent from the publisher's packets `from` and `to` (indices into
+/// `inputs`) of the same stream: how far the publisher's TL0PICIDX stepped. `None` when they
+/// come from different streams or carry none.
+fn source_tl0_step(inputs: &[InputVideo], from: Option<usize>, to: Option<usize>) -> Option<u8> {
+    let (a, b) = (inputs.get(from?)?, inputs.get(to?)?);
+    if a.ssrc != b.ssrc {
+        return None;
+    }
+    Some(b.tl0_pic_idx?.wrapping_sub(a.tl0_pic_idx?))
 }
 
 /// For two pictures sent from the publisher's packets `from` and `to` (indices into

@@ -31,7 +31,9 @@ pub struct LayerConfig {
     pub rid: Option<String>,
     /// Spatial index: 0 is the lowest resolution.
     pub spatial: u8,
-    /// The bitrate this layer needs, in bits per second, for layer selection.
+    /// The bitrate this layer needs, in bits per second, for layer selection. For an audio
+    /// track, what its one layer takes off each subscriber's estimate before video is
+    /// divided (e.g. 40 000 for Opus voice); 0 leaves the whole estimate to video.
     pub bitrate_bps: u64,
     /// The SSRC of the publisher's RTX stream (RFC 4588) for this layer, when signaled
     /// (`a=ssrc-group:FID`); with RID simulcast it is learned from the repaired-RID header

@@ -116,3 +116,62 @@ fn audio_comes_off_the_estimate_before_video_is_divided() {
     router.set_bandwidth_estimate(t0, bob.id, 1_520_000);
     assert_eq!(target(&router), Some(1));
 }
+
+/// Sends `frames` frames of every layer of Alice's two tracks (one packet each; a keyframe on
+/// every layer each 10th frame; the payload says which track and layer it is), and returns
+/// what Bob got in the last frame: (out SSRC, 16 × track + layer).
+fn run_frames(
+    router: &mut Router<SrtpSession>,
+    (alice, bob): (&mut Client, &mut Client),
+    now: &mut Instant,
+    frame: &mut u16,
+    frames: u16,
+) -> Vec<(u32, u8)> {
+    let mut last = Vec::new();
+    for _ in 0..frames {
+        *now += Duration::from_millis(33);
+        for (track, ssrcs) in [(1u8, [0x100, 0x200, 0x300]), (2, [0x400, 0x500, 0x600])] {
+            for (layer, ssrc) in ssrcs.into_iter().enumerate() {
+                let h = header(ssrc, *frame, 3000 * u32::from(*frame));
+                let payload = vp8(*frame % 10 == 0, 16 * track + layer as u8);
+                alice.send_rtp(router, *now, h, payload).unwrap();
+            }
+        }
+        *frame += 1;
+        router.handle_timeout(*now);
+        let out = drain(router);
+        last = bob
+            .receive(&out)
+            .0
+            .iter()
+            .map(|p| (p.header.ssrc, p.payload[4]))
+            .collect();
+        last.sort_unstable();
+    }
+    last
+}
+
+#[test]
+fn what_is_forwarded_follows_the_allocation_on_keyframes() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, video_track(&[0x100, 0x200, 0x300]));
+    router
+        .publish(alice.id, TrackId(2), video_track(&[0x400, 0x500, 0x600]))
+        .unwrap();
+    router.subscribe(t0, bob.id, TrackId(2), 0xB02).unwrap();
+    let (mut now, mut frame) = (t0, 0u16);
+    let bob_id = bob.id;
+    let mut run = |router: &mut Router<SrtpSession>, frames| {
+        run_frames(router, (&mut alice, &mut bob), &mut now, &mut frame, frames)
+    };
+    run(&mut router, 3);
+    // 2 Mbit/s for two tracks that want everything: the middle layer of each.
+    router.set_bandwidth_estimate(t0, bob_id, 2_000_000);
+    assert_eq!(run(&mut router, 20), vec![(0xB02, 0x21), (0xB0B, 0x11)]);
+    // Track 2 favoured: its top layer, and track 1 down to its lowest.
+    router.set_priority(t0, bob_id, TrackId(2), 1);
+    assert_eq!(run(&mut router, 20), vec![(0xB02, 0x22), (0xB0B, 0x10)]);
+    // Track 2 shrinks to a thumbnail: track 1 takes the rest, its top layer.
+    router.set_preferences(t0, bob_id, TrackId(2), 0, false);
+    assert_eq!(run(&mut router, 20), vec![(0xB02, 0x20), (0xB0B, 0x12)]);
+}

@@ -429,12 +429,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let after = &after[..temporal_end.saturating_sub(temporal_mark).min(after.len())];
     // The frame in flight when the subscriber asked is finished; from the next one on, only
     // the base layer.
-    let in_flight = after.first().map(|p| p.timestamp);
-    let after: Vec<&webrtc::SentVideo> = after
-        .iter()
-        .copied()
-        .skip_while(|p| Some(p.timestamp) == in_flight)
-        .collect();
+    let after = past_frame_in_flight(after);
     let mut frames: Vec<u32> = after.iter().map(|p| p.timestamp).collect();
     frames.dedup();
     eprintln!(
@@ -453,13 +448,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     // While congested on the lowest layer, nothing above the temporal layer the estimate
     // allowed went out (after the frame in flight when it was cut).
     let (from, to, highest) = reduced_window;
-    let cut = media.get(from..to.min(media.len())).unwrap_or_default();
-    let in_flight = cut.first().map(|p| p.timestamp);
-    let cut: Vec<&webrtc::SentVideo> = cut
-        .iter()
-        .copied()
-        .skip_while(|p| Some(p.timestamp) == in_flight)
-        .collect();
+    let cut = past_frame_in_flight(media.get(from..to.min(media.len())).unwrap_or_default());
     eprintln!(
         "TIDs sent while congested on the lowest layer (up to {highest}): {:?}",
         tids(&cut)
@@ -472,4 +461,15 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
         "{:?}",
         tids(&cut)
     );
+}
+
+/// `packets` without those of the frame in flight at their start (the first packet's
+/// timestamp): a change the router makes waits for the next frame.
+fn past_frame_in_flight<'a>(packets: &[&'a webrtc::SentVideo]) -> Vec<&'a webrtc::SentVideo> {
+    let in_flight = packets.first().map(|p| p.timestamp);
+    packets
+        .iter()
+        .copied()
+        .skip_while(|p| Some(p.timestamp) == in_flight)
+        .collect()
 }

@@ -1,5 +1,5 @@
 //! Dividing one participant's bandwidth estimate among its video subscriptions (what is left
-//! of it after the audio it receives, `Router::video_budget`).
+//! of it after the audio it receives, `Router::plan_video`).
 //!
 //! Every subscription not paused first gets its floor, the lowest layer the publisher sends,
 //! whether or not it fits: a subscriber that cannot afford it still gets something. What is

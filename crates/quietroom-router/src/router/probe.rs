@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use quietroom_srtp::MediaCrypto;
 
-use super::allocation::allocate;
 use super::{Kind, ParticipantId, Router, Transmit};
 use crate::rtcp::PathSignal;
 use crate::rtp::Padding;
@@ -208,20 +207,17 @@ impl<C: MediaCrypto> Router<C> {
     /// among its video subscriptions (`router/allocation.rs`), the audio it receives
     /// included. `None` if it has all it wants.
     fn probe_goal(&self, now: Instant, participant: ParticipantId) -> Option<u64> {
-        let estimate = self.participants.get(&participant)?.estimate_bps?;
-        let budget = self.video_budget(participant, Some(estimate));
-        let (tracks, choices) = self.video_choices(now, participant);
-        let allocation = allocate(budget, &choices);
-        let headroom = 100 + self.config.upgrade_headroom_percent;
-        let video_goal = allocation.next_goal(&choices, |i| {
+        self.participants.get(&participant)?.estimate_bps?;
+        let plan = self.plan_video(now, participant);
+        let video_goal = plan.allocation.next_goal(&plan.choices, |i| {
             // All temporal layers of the layer it gets, when it gets fewer than it wants.
-            let t = self.tracks.get(tracks.get(i)?)?;
+            let t = self.tracks.get(plan.tracks.get(i)?)?;
             let sub = t.subscriber(participant)?;
-            let layer = t.layers.get(choices[i].steps[allocation.level[i]].0)?;
+            let layer = t.layers.get(plan.layer(i))?;
             (sub.target_temporal < sub.max_temporal)
-                .then(|| layer.bitrate_bps.saturating_mul(headroom) / 100)
+                .then(|| layer.bitrate_bps.saturating_mul(plan.headroom) / 100)
         });
-        video_goal.map(|goal| goal.saturating_add(self.audio_bps(participant)))
+        video_goal.map(|goal| goal.saturating_add(plan.audio_bps))
     }
 
     /// The video subscription of `participant` that can carry padding: RTX negotiated and

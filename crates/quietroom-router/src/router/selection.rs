@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use quietroom_srtp::MediaCrypto;
 
-use super::allocation::{Choice, allocate};
+use super::allocation::{Allocation, Choice, allocate};
 use super::{Kind, Layer, ParticipantId, Router, Subscription, Track, TrackId};
 
 /// The share of a spatial layer's bitrate its lowest temporal layers take, in percent:
@@ -76,6 +76,33 @@ fn choice(layers: &[Layer], sub: &Subscription, now: Instant, headroom: u64) -> 
             .map(|i| (i, cost(i)))
             .collect(),
         priority: sub.priority,
+    }
+}
+
+/// How one participant's estimate divides among its video subscriptions
+/// ([`Router::plan_video`]).
+pub(super) struct VideoPlan {
+    /// The video subscriptions not paused, and what each may take.
+    pub(super) tracks: Vec<TrackId>,
+    pub(super) choices: Vec<Choice>,
+    pub(super) allocation: Allocation,
+    /// What the estimate leaves for video (all of it without an estimate), and the audio
+    /// taken off it first, in bits per second.
+    budget: u64,
+    pub(super) audio_bps: u64,
+    /// 100 plus the upgrade headroom, in percent.
+    pub(super) headroom: u64,
+}
+
+impl VideoPlan {
+    /// The layer (index into the track's layers) subscription `i` gets.
+    pub(super) fn layer(&self, i: usize) -> usize {
+        self.choices[i].steps[self.allocation.level[i]].0
+    }
+
+    /// Subscription `i`'s share for its temporal layers when the floors do not all fit.
+    fn thinned_share(&self, i: usize) -> Option<u64> {
+        self.allocation.thinned_share(&self.choices, i, self.budget)
     }
 }
 
@@ -191,17 +218,9 @@ impl<C: MediaCrypto> Router<C> {
         }
     }
 
-    /// What `estimate` (bits per second) leaves for `participant`'s video: less the audio it
-    /// receives ([`Router::audio_bps`]); everything without an estimate.
-    pub(super) fn video_budget(&self, participant: ParticipantId, estimate: Option<u64>) -> u64 {
-        estimate.map_or(u64::MAX, |bps| {
-            bps.saturating_sub(self.audio_bps(participant))
-        })
-    }
-
     /// The audio `participant` receives, in bits per second (each audio track's signaled
     /// bitrate): forwarded whatever the estimate, so it comes off the estimate first.
-    pub(super) fn audio_bps(&self, participant: ParticipantId) -> u64 {
+    fn audio_bps(&self, participant: ParticipantId) -> u64 {
         self.participants.get(&participant).map_or(0, |p| {
             p.subscribed
                 .iter()
@@ -213,18 +232,21 @@ impl<C: MediaCrypto> Router<C> {
         })
     }
 
-    /// The video subscriptions of `participant` that are not paused, each with what it may
-    /// take ([`choice`]), in the order it subscribed.
-    pub(super) fn video_choices(
-        &self,
-        now: Instant,
-        participant: ParticipantId,
-    ) -> (Vec<TrackId>, Vec<Choice>) {
+    /// How `participant`'s estimate divides among its video subscriptions at `now`
+    /// ([`allocate`]), after the audio it receives: what selection applies and what probe
+    /// goals are measured from.
+    pub(super) fn plan_video(&self, now: Instant, participant: ParticipantId) -> VideoPlan {
         let headroom = 100 + self.config.upgrade_headroom_percent;
-        let Some(p) = self.participants.get(&participant) else {
-            return (Vec::new(), Vec::new());
-        };
-        p.subscribed
+        let audio_bps = self.audio_bps(participant);
+        let p = self.participants.get(&participant);
+        let budget = p
+            .and_then(|p| p.estimate_bps)
+            .map_or(u64::MAX, |bps| bps.saturating_sub(audio_bps));
+        // The video subscriptions not paused, each with what it may take, in the order they
+        // were made.
+        let (tracks, choices): (Vec<TrackId>, Vec<Choice>) = p
+            .map(|p| &p.subscribed[..])
+            .unwrap_or_default()
             .iter()
             .filter_map(|id| {
                 let t = self
@@ -234,12 +256,21 @@ impl<C: MediaCrypto> Router<C> {
                 let sub = t.subscriber(participant).filter(|s| !s.paused)?;
                 Some((*id, choice(&t.layers, sub, now, headroom)))
             })
-            .unzip()
+            .unzip();
+        let allocation = allocate(budget, &choices);
+        VideoPlan {
+            tracks,
+            choices,
+            allocation,
+            budget,
+            audio_bps,
+            headroom,
+        }
     }
 
     /// Chooses each video subscription's layer from the participant's bandwidth estimate
-    /// and its preferences ([`allocate`]: floors first, then a layer at a time by priority
-    /// and in turns), with hysteresis: moving up needs
+    /// and its preferences ([`Router::plan_video`]: floors first, then a layer at a time by
+    /// priority and in turns), with hysteresis: moving up needs
     /// [`RouterConfig::upgrade_headroom_percent`] above the next layer's bitrate; moving down
     /// happens as soon as the current one no longer fits. When even the floors do not fit,
     /// each subscription gets fewer of its temporal layers, by its share of the estimate.
@@ -249,11 +280,8 @@ impl<C: MediaCrypto> Router<C> {
         let Some(p) = self.participants.get(&participant) else {
             return;
         };
-        let budget = self.video_budget(participant, p.estimate_bps);
         let subscribed = p.subscribed.clone();
-        let (chosen_tracks, choices) = self.video_choices(now, participant);
-        let allocation = allocate(budget, &choices);
-        let headroom = 100 + self.config.upgrade_headroom_percent;
+        let plan = self.plan_video(now, participant);
         let mut requests = Vec::new();
         for track in subscribed {
             let Some(t) = self.tracks.get_mut(&track) else {
@@ -274,18 +302,15 @@ impl<C: MediaCrypto> Router<C> {
             else {
                 continue;
             };
-            let target = match chosen_tracks.iter().position(|&id| id == track) {
+            let target = match plan.tracks.iter().position(|&id| id == track) {
                 None => None,
                 Some(i) => {
-                    let chosen = choices[i].steps[allocation.level[i]].0;
+                    let chosen = plan.layer(i);
                     // A subscriber that cannot afford even its floor gets fewer of its
                     // temporal layers (a lower frame rate) when it has them.
-                    let temporal = match (
-                        allocation.thinned_share(&choices, i, budget),
-                        layers.get(chosen),
-                    ) {
+                    let temporal = match (plan.thinned_share(i), layers.get(chosen)) {
                         (Some(share), Some(layer)) => {
-                            temporal_fit(layer, share, sub.target_temporal, headroom)
+                            temporal_fit(layer, share, sub.target_temporal, plan.headroom)
                         }
                         _ => u8::MAX,
                     };

@@ -334,7 +334,50 @@ impl Munger {
     /// in-order packets get consecutive numbers (modulo 2^16). No output sequence number is
     /// given to two different input packets (within the last 2^15). An `Ok` packet counts as
     /// forwarded: if the router then decides not to send it, it must call [`Munger::skip`].
+    #[inline]
     pub fn map(
+        &mut self,
+        source_ssrc: u32,
+        sequence: u16,
+        timestamp: u32,
+        now: Instant,
+        clock_rate: u32,
+    ) -> Result<Rewrite, Drop> {
+        // The common case, small enough to inline: the next packet of the selected layer,
+        // in order, after the anchor. The same steps as below, on the munger's fields in
+        // place: the head moves on by one and the output follows it.
+        if let Some(seg) = self.segment.as_mut()
+            && seg.source == source_ssrc
+            && seg.anchored
+            && !seg.resync
+            && sequence.wrapping_sub(seg.head) == 1
+            && let Some(next) = self.next_out
+        {
+            seg.head = sequence;
+            seg.head_ext += 1;
+            seg.advanced = seg.advanced.saturating_add(1);
+            let out = sequence.wrapping_add(seg.seq_offset);
+            let ts = timestamp.wrapping_add(seg.ts_offset);
+            let following = out.wrapping_add(1);
+            self.next_ext = self
+                .next_ext
+                .wrapping_add(i64::from(following.wrapping_sub(next) as i16) as u64);
+            self.next_out = Some(following);
+            if self.last_ts.is_none_or(|(last, _)| newer_ts(ts, last)) {
+                self.last_ts = Some((ts, now));
+            }
+            return Ok(Rewrite {
+                sequence: out,
+                timestamp: ts,
+            });
+        }
+        self.map_other(source_ssrc, sequence, timestamp, now, clock_rate)
+    }
+
+    /// [`Munger::map`] for the rest: the first packet after a switch, a gap, a late or
+    /// duplicate packet, another layer.
+    #[inline(never)]
+    fn map_other(
         &mut self,
         source_ssrc: u32,
         sequence: u16,

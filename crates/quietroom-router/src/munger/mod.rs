@@ -351,18 +351,14 @@ impl Munger {
             && seg.anchored
             && !seg.resync
             && sequence.wrapping_sub(seg.head) == 1
-            && let Some(next) = self.next_out
         {
+            // `advance` by one, with no gap to reserve numbers for.
             seg.head = sequence;
             seg.head_ext += 1;
             seg.advanced = seg.advanced.saturating_add(1);
             let out = sequence.wrapping_add(seg.seq_offset);
             let ts = timestamp.wrapping_add(seg.ts_offset);
-            let following = out.wrapping_add(1);
-            self.next_ext = self
-                .next_ext
-                .wrapping_add(i64::from(following.wrapping_sub(next) as i16) as u64);
-            self.next_out = Some(following);
+            self.set_next_out(out.wrapping_add(1));
             if self.last_ts.is_none_or(|(last, _)| newer_ts(ts, last)) {
                 self.last_ts = Some((ts, now));
             }

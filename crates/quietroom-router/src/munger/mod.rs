@@ -344,8 +344,8 @@ impl Munger {
         clock_rate: u32,
     ) -> Result<Rewrite, Drop> {
         // The common case, small enough to inline: the next packet of the selected layer,
-        // in order, after the anchor. The same steps as below, on the munger's fields in
-        // place: the head moves on by one and the output follows it.
+        // in order, after the anchor. The same steps as `map_other`'s, on the munger's fields
+        // in place: the head moves on by one and the output follows it.
         if let Some(seg) = self.segment.as_mut()
             && seg.source == source_ssrc
             && seg.anchored
@@ -357,15 +357,9 @@ impl Munger {
             seg.head_ext += 1;
             seg.advanced = seg.advanced.saturating_add(1);
             let out = sequence.wrapping_add(seg.seq_offset);
-            let ts = timestamp.wrapping_add(seg.ts_offset);
+            let ts_offset = seg.ts_offset;
             self.set_next_out(out.wrapping_add(1));
-            if self.last_ts.is_none_or(|(last, _)| newer_ts(ts, last)) {
-                self.last_ts = Some((ts, now));
-            }
-            return Ok(Rewrite {
-                sequence: out,
-                timestamp: ts,
-            });
+            return Ok(self.forwarded(out, timestamp.wrapping_add(ts_offset), now));
         }
         self.map_other(source_ssrc, sequence, timestamp, now, clock_rate)
     }
@@ -450,18 +444,20 @@ impl Munger {
             }
         };
         self.segment = Some(seg);
-        let ts = timestamp.wrapping_add(seg.ts_offset);
-        let newer = match self.last_ts {
-            None => true,
-            Some((last, _)) => newer_ts(ts, last),
-        };
-        if newer {
+        Ok(self.forwarded(out, timestamp.wrapping_add(seg.ts_offset), now))
+    }
+
+    /// A packet goes out as `sequence` with timestamp `ts` at `now`: the newest output
+    /// timestamp moves on if `ts` is newer.
+    #[inline]
+    fn forwarded(&mut self, sequence: u16, ts: u32, now: Instant) -> Rewrite {
+        if self.last_ts.is_none_or(|(last, _)| newer_ts(ts, last)) {
             self.last_ts = Some((ts, now));
         }
-        Ok(Rewrite {
-            sequence: out,
+        Rewrite {
+            sequence,
             timestamp: ts,
-        })
+        }
     }
 
     /// Leaves out a packet of the selected layer that the router decided not to forward (e.g.

@@ -11,13 +11,24 @@ const STAP_A: u8 = 24;
 /// Fragmentation unit A.
 const FU_A: u8 = 28;
 
-/// Whether a NAL unit type starts a keyframe: an IDR slice, or the SPS that precedes it.
-fn starts_keyframe(nal_type: u8) -> bool {
-    matches!(nal_type, IDR | SPS)
+/// Whether a NAL unit starts a keyframe, from its header byte and the first byte after it:
+/// an SPS (browsers send the SPS and PPS just before each IDR picture), or the first slice of
+/// an IDR picture (`first_mb_in_slice` = 0, the slice header's first field, `ue(v)`, which is
+/// 0 exactly when its first bit is 1).
+///
+/// Encoders split a picture into several slices, each its own NAL unit (Chromium's OpenH264
+/// makes each slice fit a packet): a later slice of an IDR picture is not a place to start,
+/// since what went before it in the picture would be missing.
+fn starts_keyframe(nal_type: u8, next: Option<u8>) -> bool {
+    match nal_type {
+        SPS => true,
+        IDR => next.is_some_and(|b| b & 0x80 != 0),
+        _ => false,
+    }
 }
 
-/// Whether `payload` starts an H.264 keyframe: a single IDR or SPS NAL unit, a STAP-A
-/// aggregating one, or the first FU-A fragment (S bit) of one.
+/// Whether `payload` starts an H.264 keyframe: a single SPS or first-IDR-slice NAL unit, a
+/// STAP-A aggregating one, or the first FU-A fragment (S bit) of one.
 pub(super) fn is_keyframe(payload: &[u8]) -> bool {
     keyframe(payload).unwrap_or(false)
 }
@@ -32,18 +43,22 @@ fn keyframe(payload: &[u8]) -> Option<bool> {
             while !r.is_empty() {
                 let size = usize::from(r.u16().ok()?);
                 let nal = r.take(size).ok()?;
-                if nal.first().is_some_and(|&h| starts_keyframe(h & 0x1F)) {
+                if let Some((&header, rest)) = nal.split_first()
+                    && starts_keyframe(header & 0x1F, rest.first().copied())
+                {
                     return Some(true);
                 }
             }
             Some(false)
         }
         FU_A => {
-            // FU header: |S|E|R| Type |
+            // FU header: |S|E|R| Type |, then the NAL unit's payload (its header byte is not
+            // repeated).
             let fu = r.u8().ok()?;
-            Some(fu & 0x80 != 0 && starts_keyframe(fu & 0x1F))
+            let next = r.u8().ok();
+            Some(fu & 0x80 != 0 && starts_keyframe(fu & 0x1F, next))
         }
-        other => Some(starts_keyframe(other)),
+        other => Some(starts_keyframe(other, r.u8().ok())),
     }
 }
 
@@ -71,6 +86,10 @@ mod tests {
     #[test]
     fn single_nal_units() {
         assert!(is_keyframe(&IDR_NAL));
+        // A later slice of the IDR picture (first_mb_in_slice = 1: bits 010).
+        assert!(!is_keyframe(&[0x65, 0x48, 0x84, 0x00]));
+        // An IDR NAL header with nothing after it.
+        assert!(!is_keyframe(&[0x65]));
         assert!(is_keyframe(&SPS_NAL));
         assert!(!is_keyframe(&PPS_NAL));
         assert!(!is_keyframe(&SLICE_NAL));
@@ -86,6 +105,9 @@ mod tests {
         assert!(is_keyframe(&stap_a(&[&PPS_NAL, &IDR_NAL])));
         assert!(!is_keyframe(&stap_a(&[&PPS_NAL, &SLICE_NAL])));
         assert!(!is_keyframe(&stap_a(&[])));
+        // A later IDR slice, and an IDR NAL unit with no slice header, start nothing.
+        assert!(!is_keyframe(&stap_a(&[&PPS_NAL, &[0x65, 0x48, 0x84]])));
+        assert!(!is_keyframe(&stap_a(&[&PPS_NAL, &[0x65]])));
     }
 
     #[test]
@@ -95,6 +117,11 @@ mod tests {
         // Middle and end fragments of the IDR.
         assert!(!is_keyframe(&[0x7C, 0x05, 0x11, 0x22]));
         assert!(!is_keyframe(&[0x7C, 0x45, 0x11, 0x22]));
+        // First fragment of a later slice of the IDR picture.
+        assert!(!is_keyframe(&[0x7C, 0x85, 0x48, 0x84, 0x00]));
+        // First fragment of an SPS, and an IDR start with no slice data.
+        assert!(is_keyframe(&[0x7C, 0x87, 0x42, 0xC0]));
+        assert!(!is_keyframe(&[0x7C, 0x85]));
         // Start of a non-IDR slice.
         assert!(!is_keyframe(&[0x5C, 0x81, 0x9A, 0x02]));
         // Truncated: no FU header.

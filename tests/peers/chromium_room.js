@@ -1,11 +1,18 @@
-// Headless Chromium for tests/chromium_sfu.rs: one page with two peer connections, a
-// publisher sending a canvas animation as VP8 simulcast (RIDs q, h, f at 1/4, 1/2 and full
-// 1280x720) and a subscriber that decodes what the SFU forwards to it.
+// Headless Chromium for tests/chromium_sfu.rs and tests/chromium_codecs.rs: one page with
+// two peer connections, a publisher sending a canvas animation as simulcast (RIDs q, h, f at
+// 1/4, 1/2 and full 1280x720) and a subscriber that decodes what the SFU forwards to it.
+//
+// The codec is Chromium's first choice (VP8) unless CODEC names another (VP9, H264, AV1):
+// then both peer connections offer only that codec and its RTX (setCodecPreferences; for
+// H264 the packetization-mode=1 constrained-baseline 42e01f profile), and VP9 and AV1 get
+// scalabilityMode L1T3 per encoding, so that each RID is an encoder of its own (simulcast),
+// not a layer of one SVC stream.
 //
 // Protocol over stdin/stdout, one JSON object per line:
 //   out: {"publisher": OFFER_SDP, "subscriber": OFFER_SDP}
 //   in:  {"publisher": ANSWER_SDP, "subscriber": ANSWER_SDP}
 //   out: every 250 ms, {"decoded": N, "width": W, "height": H, "nacks": N, "retransmitted": N,
+//        "plis": N, "firs": N, "keyframes": N (keyframes decoded),
 //        "sent": {RID: WIDTH|0, ...}, "active": {RID: BOOL, ...}, "publisher": STATE,
 //        "subscriber": STATE}
 //   in:  {"active": [BOOL, BOOL, BOOL]} turns the publisher's encodings (q, h, f) on or off
@@ -41,7 +48,8 @@ async function main() {
   });
   const page = await browser.newPage();
   await page.setContent('<video id="v" autoplay muted playsinline></video>');
-  const offers = await page.evaluate(async () => {
+  const codec = process.env.CODEC || null;
+  const offers = await page.evaluate(async (codec) => {
     const canvas = document.createElement('canvas');
     canvas.width = 1280;
     canvas.height = 720;
@@ -58,16 +66,37 @@ async function main() {
     }, 33);
     const track = canvas.captureStream(30).getVideoTracks()[0];
     const publisher = new RTCPeerConnection();
+    const svcCodec = codec === 'VP9' || codec === 'AV1';
+    const encodings = [
+      { rid: 'q', scaleResolutionDownBy: 4 },
+      { rid: 'h', scaleResolutionDownBy: 2 },
+      { rid: 'f' },
+    ].map((e) => (svcCodec ? { ...e, scalabilityMode: 'L1T3' } : e));
     const transceiver = publisher.addTransceiver(track, {
       direction: 'sendonly',
-      sendEncodings: [
-        { rid: 'q', scaleResolutionDownBy: 4 },
-        { rid: 'h', scaleResolutionDownBy: 2 },
-        { rid: 'f' },
-      ],
+      sendEncodings: encodings,
     });
     const subscriber = new RTCPeerConnection();
-    subscriber.addTransceiver('video', { direction: 'recvonly' });
+    const receiving = subscriber.addTransceiver('video', { direction: 'recvonly' });
+    if (codec) {
+      const wanted = (c) => {
+        if (c.mimeType === 'video/rtx') return true;
+        if (c.mimeType !== `video/${codec}`) return false;
+        const fmtp = c.sdpFmtpLine || '';
+        if (codec === 'H264') {
+          return fmtp.includes('packetization-mode=1') && fmtp.includes('profile-level-id=42e01f');
+        }
+        if (codec === 'VP9') return fmtp.includes('profile-id=0');
+        return true;
+      };
+      const sending = RTCRtpSender.getCapabilities('video').codecs.filter(wanted);
+      const received = RTCRtpReceiver.getCapabilities('video').codecs.filter(wanted);
+      if (!sending.some((c) => c.mimeType !== 'video/rtx')) {
+        throw new Error(`Chromium cannot send ${codec}`);
+      }
+      transceiver.setCodecPreferences(sending);
+      receiving.setCodecPreferences(received);
+    }
     subscriber.ontrack = (e) => {
       document.getElementById('v').srcObject = new MediaStream([e.track]);
     };
@@ -92,7 +121,7 @@ async function main() {
       publisher: publisher.localDescription.sdp,
       subscriber: subscriber.localDescription.sdp,
     };
-  });
+  }, codec);
   console.log(JSON.stringify(offers));
 
   const lines = readline.createInterface({ input: process.stdin });
@@ -143,6 +172,9 @@ async function main() {
           out.height = s.frameHeight || 0;
           out.nacks = s.nackCount || 0;
           out.retransmitted = s.retransmittedPacketsReceived || 0;
+          out.plis = s.pliCount || 0;
+          out.firs = s.firCount || 0;
+          out.keyframes = s.keyFramesDecoded || 0;
         }
       });
       (await window.room.publisher.getStats()).forEach((s) => {

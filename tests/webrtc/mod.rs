@@ -49,8 +49,12 @@ pub(crate) struct Offer {
     pub(crate) fingerprint: Fingerprint,
     /// The first `a=ssrc` (the media SSRC of a sender that signals it).
     pub(crate) ssrc: Option<u32>,
-    pub vp8: u8,
-    /// The RTX payload type for VP8, if offered.
+    /// The video codec the SFU takes: the first of VP8, VP9, H264 and AV1 the offer lists
+    /// (Chromium's and aiortc's first choice is VP8), its payload type and `a=fmtp`.
+    pub(crate) codec: String,
+    pub(crate) pt: u8,
+    pub(crate) fmtp: Option<String>,
+    /// The RTX payload type for that codec, if offered.
     pub(crate) rtx: Option<u8>,
     pub(crate) mid: String,
     /// Simulcast RIDs the offerer sends (`a=rid:X send`), lowest first as listed.
@@ -67,19 +71,31 @@ impl Offer {
                 .map(str::trim)
                 .unwrap_or_else(|| panic!("offer without {name}"))
         };
-        let vp8: u8 = sdp
+        let (pt, codec): (u8, String) = sdp
             .lines()
             .filter_map(|l| l.strip_prefix("a=rtpmap:"))
-            .find(|l| l.ends_with(" VP8/90000"))
-            .and_then(|l| l.split(' ').next())
-            .and_then(|pt| pt.parse().ok())
-            .expect("offer without VP8");
-        let rtx = sdp
+            .filter_map(|l| {
+                let (pt, encoding) = l.split_once(' ')?;
+                let name = encoding.trim().strip_suffix("/90000")?;
+                if !["VP8", "VP9", "H264", "AV1"].contains(&name) {
+                    return None;
+                }
+                Some((pt.parse().ok()?, name.to_owned()))
+            })
+            .next()
+            .expect("offer without VP8, VP9, H264 or AV1");
+        // `a=fmtp:PT PARAMS` lines as (payload type, parameters).
+        let fmtp = sdp
             .lines()
-            .filter_map(|l| l.strip_prefix("a=fmtp:"))
-            .find(|l| l.ends_with(&format!(" apt={vp8}")))
-            .and_then(|l| l.split(' ').next())
-            .and_then(|pt| pt.parse().ok());
+            .filter_map(|l| l.strip_prefix("a=fmtp:")?.trim().split_once(' '));
+        let rtx = fmtp
+            .clone()
+            .find(|(_, params)| params.split(';').any(|p| p == format!("apt={pt}")))
+            .and_then(|(rtx, _)| rtx.parse().ok());
+        let params = fmtp
+            .clone()
+            .find(|(fmtp_pt, _)| *fmtp_pt == pt.to_string())
+            .map(|(_, params)| params.to_owned());
         Offer {
             ufrag: attr("a=ice-ufrag:").to_owned(),
             // Offerers may list several hashes; the SFU pins the sha-256 one.
@@ -91,7 +107,9 @@ impl Offer {
                 .find_map(|l| l.strip_prefix("a=ssrc:"))
                 .and_then(|l| l.split(' ').next())
                 .and_then(|s| s.parse().ok()),
-            vp8,
+            codec,
+            pt,
+            fmtp: params,
             rtx,
             mid: attr("a=mid:").to_owned(),
             rids: sdp
@@ -118,6 +136,11 @@ impl Offer {
             .map(|(_, id)| *id)
     }
 
+    /// The router's name for [`Offer::codec`].
+    pub(crate) fn video_codec(&self) -> Codec {
+        Codec::from_encoding_name(&self.codec)
+    }
+
     /// The track a publisher's offer describes: RID simulcast (SSRCs learned from MID, RID
     /// and repaired-RID) or one layer with a signaled SSRC.
     pub(crate) fn track(&self) -> TrackConfig {
@@ -140,7 +163,7 @@ impl Offer {
         let simulcast = !self.rids.is_empty();
         TrackConfig {
             kind: Kind::Video,
-            codec: Codec::Vp8,
+            codec: self.video_codec(),
             clock_rate: 90_000,
             layers,
             extensions: ExtensionIds {
@@ -171,6 +194,8 @@ pub(crate) struct Leg {
 /// The SFU: one socket, a leg per peer connection, the router.
 pub(crate) struct Sfu {
     pub(crate) socket: UdpSocket,
+    /// The publisher's video codec.
+    pub(crate) codec: Codec,
     pub(crate) certificate: DtlsCertificate,
     pub(crate) legs: Vec<Leg>,
     pub(crate) router: Router<Observed>,
@@ -230,8 +255,13 @@ impl Sfu {
                 answer(offer, leg, port, &certificate.fingerprint(), publisher_twcc)
             })
             .collect();
+        let codec = offers
+            .iter()
+            .find(|(_, publisher)| *publisher)
+            .map_or(Codec::Vp8, |(offer, _)| offer.video_codec());
         let sfu = Sfu {
             socket,
+            codec,
             certificate,
             legs,
             router: Router::new(router_config()),
@@ -346,6 +376,7 @@ impl Sfu {
                                 leg.id,
                                 Observed::new(
                                     *session,
+                                    self.codec,
                                     self.sent.clone(),
                                     self.inputs.clone(),
                                     self.keyframes.clone(),
@@ -382,7 +413,7 @@ fn router_config() -> RouterConfig {
     config
 }
 
-/// An `a=ice-lite` answer with VP8 (and its RTX when offered), the SFU passive in DTLS. A
+/// An `a=ice-lite` answer with the offer's video codec (and its RTX when offered), the SFU passive in DTLS. A
 /// publisher's simulcast is accepted RID for RID, with the header extensions the router reads;
 /// a subscriber gets the SFU's SSRC.
 fn answer(
@@ -392,7 +423,7 @@ fn answer(
     fingerprint: &Fingerprint,
     publisher_twcc: Option<u8>,
 ) -> String {
-    let pt = offer.vp8;
+    let (pt, codec) = (offer.pt, &offer.codec);
     let twcc = if leg.publisher {
         offer.extension(TWCC_URI).filter(|_| !offer.rids.is_empty())
     } else {
@@ -434,8 +465,13 @@ fn answer(
     }
     media.push_str("a=rtcp-mux\r\n");
     media.push_str(&format!(
-        "a=rtpmap:{pt} VP8/90000\r\na=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\n"
+        "a=rtpmap:{pt} {codec}/90000\r\na=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\n"
     ));
+    // The codec's parameters as offered (H.264's profile and packetization mode, VP9's
+    // profile, AV1's level): the SFU forwards what the publisher encodes, unchanged.
+    if let Some(params) = &offer.fmtp {
+        media.push_str(&format!("a=fmtp:{pt} {params}\r\n"));
+    }
     if twcc.is_some() {
         media.push_str(&format!("a=rtcp-fb:{pt} transport-cc\r\n"));
     }

@@ -1,19 +1,20 @@
 //! What the router hands a subscriber, read from the plaintext it asks the crypto to protect:
-//! a [`MediaCrypto`] that records each video packet's sequence number, timestamp and VP8
-//! picture numbers, then protects it with the real SRTP session. The seam the router is
+//! a [`MediaCrypto`] that records each video packet's sequence number, timestamp, whether it
+//! starts a keyframe and its VP8 or VP9 picture numbers, then protects it with the real SRTP
+//! session. The seam the router is
 //! written against is what lets the test see its output before encryption.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use quietroom::router::codec::{Codec, inspect, picture_fields};
+use quietroom::router::codec::{Codec, inspect};
 use quietroom::router::rtp::RtpHeader;
 use quietroom::srtp::{Error, MediaCrypto, SrtpSession};
 
 use super::{OUT_RTX_SSRC, OUT_SSRC};
 
 /// One video packet as the router sent it to the subscriber.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SentVideo {
     /// The sequence number the subscriber saw (for RTX: the original's, from the OSN).
     pub(crate) sequence: u16,
@@ -22,11 +23,25 @@ pub(crate) struct SentVideo {
     pub(crate) tl0_pic_idx: Option<u8>,
     /// The temporal layer (TID), when the descriptor has one.
     pub(crate) temporal_id: Option<u8>,
+    /// It starts a keyframe (the router's own detection, `codec::inspect`).
+    pub(crate) keyframe: bool,
+    /// The RTP payload (for RTX, without the OSN), to read with an independent depacketizer.
+    pub(crate) payload: Payload,
     /// A retransmission over RTX.
     pub(crate) rtx: bool,
     /// The publisher's packet it was made from: an index into the [`InputLog`] (the packet
     /// the router had just decrypted when it protected this copy).
     pub(crate) input: Option<usize>,
+}
+
+/// An RTP payload, shown by its length only.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Payload(pub(crate) Vec<u8>);
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes", self.0.len())
+    }
 }
 
 /// The shared log of [`SentVideo`].
@@ -59,6 +74,8 @@ pub(crate) type KeyframeLog = Arc<Mutex<Vec<(Instant, KeyframeEvent)>>>;
 /// [`OUT_RTX_SSRC`], and the keyframe requests it protects and keyframes it unprotects.
 pub(crate) struct Observed {
     session: SrtpSession,
+    /// The video codec, to read payloads with.
+    codec: Codec,
     log: SentLog,
     inputs: InputLog,
     keyframes: KeyframeLog,
@@ -67,12 +84,14 @@ pub(crate) struct Observed {
 impl Observed {
     pub(crate) fn new(
         session: SrtpSession,
+        codec: Codec,
         log: SentLog,
         inputs: InputLog,
         keyframes: KeyframeLog,
     ) -> Self {
         Observed {
             session,
+            codec,
             log,
             inputs,
             keyframes,
@@ -103,7 +122,7 @@ impl Observed {
             sequence = u16::from_be_bytes(*osn);
             payload = rest;
         }
-        let fields = picture_fields(Codec::Vp8, payload);
+        let (keyframe, fields) = inspect(self.codec, payload);
         let input = self
             .inputs
             .lock()
@@ -119,6 +138,8 @@ impl Observed {
                 picture_id: fields.and_then(|f| f.picture_id()),
                 tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
                 temporal_id: fields.and_then(|f| f.temporal_id()),
+                keyframe,
+                payload: Payload(payload.to_vec()),
                 rtx,
                 input,
             });
@@ -134,7 +155,7 @@ impl MediaCrypto for Observed {
     fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         let n = self.session.unprotect_rtp(buf)?;
         if let Ok(header) = RtpHeader::parse(&buf[..n]) {
-            let (keyframe, fields) = inspect(Codec::Vp8, header.payload(&buf[..n]));
+            let (keyframe, fields) = inspect(self.codec, header.payload(&buf[..n]));
             if keyframe {
                 self.keyframe_event(KeyframeEvent::Arrived(header.ssrc));
             }
@@ -222,7 +243,7 @@ pub(crate) fn check_picture_numbering(log: &SentLog, inputs: &InputLog) -> Numbe
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let mut media: Vec<(u64, SentVideo)> = Vec::new();
+    let mut media: Vec<(u64, &SentVideo)> = Vec::new();
     let mut last: Option<u64> = None;
     for p in sent.iter().filter(|p| !p.rtx) {
         // Unwrap the sequence number relative to the previous one.
@@ -234,7 +255,7 @@ pub(crate) fn check_picture_numbering(log: &SentLog, inputs: &InputLog) -> Numbe
             }
         };
         last = Some(ext);
-        media.push((ext, *p));
+        media.push((ext, p));
     }
     media.sort_by_key(|(ext, _)| *ext);
     let mut numbering = Numbering {

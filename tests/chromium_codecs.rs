@@ -14,7 +14,9 @@
 //! purpose (any slice start a keyframe), Chromium went on decoding without asking for a
 //! keyframe, and only that check failed. Chromium's statistics still must show no PLI or FIR
 //! from the subscriber. The link loses every 40th media packet, which Chromium NACKs and the
-//! router resends over RTX. For VP9, the picture IDs are checked as the VP8 test checks them.
+//! router resends over RTX. VP9 goes on to the base temporal layer only (its descriptor
+//! names each picture's TID): it keeps decoding at a quarter of the frame rate with only TID
+//! 0 sent, and its picture IDs are checked as the VP8 test checks them.
 //!
 //! The three tests take turns (one Chromium at a time: two cores cannot encode two 720p
 //! simulcasts and keep up). Needs what `tests/chromium_sfu.rs` needs; skipped with a note
@@ -140,10 +142,14 @@ fn switch_layers(codec: &str) {
     let mut page = Page::default();
     let mut switches = Vec::new();
     // 0: video flows; 1: the subscriber may have everything and reaches the best layer
-    // Chromium sends; 2: it is held to the lowest layer.
+    // Chromium sends; 2: it is held to the lowest layer; 3 (VP9): it asks for the base
+    // temporal layer only.
     let mut phase = 0;
     let mut phase_start = Instant::now();
     let mut decoded_at_phase = 0;
+    // VP9, phase 3: the media packets sent when the subscriber asked for the base temporal
+    // layer only, and at the end.
+    let (mut temporal_mark, mut temporal_end) = (0, 0);
     loop {
         assert!(
             phase_start.elapsed() < Duration::from_secs(60),
@@ -196,8 +202,26 @@ fn switch_layers(codec: &str) {
                         "{codec}: down at {lowest}px wide after {:?}: {page:?}",
                         now - phase_start
                     );
-                    break;
+                    if codec != "VP9" {
+                        break;
+                    }
+                    // VP9's descriptor names each picture's temporal layer (TID), so the
+                    // router can leave out the upper ones: a quarter of the frame rate.
+                    sfu.router.set_max_temporal_layer(now, s, VIDEO, 0);
+                    temporal_mark = media_sent(&sfu);
+                    (phase, phase_start, decoded_at_phase) = (3, now, page.decoded);
                 }
+            }
+            3 if page.decoded >= decoded_at_phase + 15
+                && now - phase_start > Duration::from_secs(1) =>
+            {
+                eprintln!(
+                    "{codec}: base temporal layer only: {} frames decoded in {:?}: {page:?}",
+                    page.decoded - decoded_at_phase,
+                    now - phase_start
+                );
+                temporal_end = media_sent(&sfu);
+                break;
             }
             _ => {}
         }
@@ -224,10 +248,101 @@ fn switch_layers(codec: &str) {
     assert_eq!((page.plis, page.firs), (0, 0), "{page:?}");
     assert!(page.keyframes >= 3, "{page:?}");
     if codec == "VP9" {
-        let numbering = webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs);
+        // Picture IDs continuous across the switches and the temporal layers left out.
+        let numbering = webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs, sfu.codec);
         eprintln!("{codec}: picture numbering checked: {numbering:?}");
         assert!(numbering.pictures > 60, "{numbering:?}");
+        let references = check_vp9_references(&sfu);
+        eprintln!("{codec}: references checked: {references:?}");
+        assert!(references.checked > 60, "{references:?}");
+        // After the frame in flight when the subscriber asked, only TID 0 went out.
+        let sent = sfu.sent.lock().unwrap().clone();
+        let media: Vec<&SentVideo> = sent.iter().filter(|p| !p.rtx).collect();
+        let asked = media.get(temporal_mark..temporal_end).unwrap_or_default();
+        let in_flight = asked.first().map(|p| p.timestamp);
+        let after: Vec<&&SentVideo> = asked
+            .iter()
+            .skip_while(|p| Some(p.timestamp) == in_flight)
+            .collect();
+        let before_tids: Vec<Option<u8>> = media[..temporal_mark]
+            .iter()
+            .map(|p| p.temporal_id)
+            .collect();
+        assert!(
+            before_tids.contains(&Some(2)),
+            "Chromium sends 3 temporal layers"
+        );
+        assert!(
+            after.len() >= 8,
+            "{} packets on the base layer",
+            after.len()
+        );
+        assert!(
+            after.iter().all(|p| p.temporal_id == Some(0)),
+            "{:?}",
+            after.iter().map(|p| p.temporal_id).collect::<Vec<_>>()
+        );
     }
+}
+
+/// What [`check_vp9_references`] found.
+#[derive(Debug, Default)]
+struct References {
+    /// Inter-predicted pictures whose references were checked.
+    checked: usize,
+    /// Of their references, those to pictures the subscriber was sent before.
+    found: usize,
+}
+
+/// Checks the picture references of the VP9 stream the subscriber was sent: Chromium's VP9
+/// is in flexible mode, where a predicted picture names each picture it references by its
+/// picture ID difference (P_DIFF). Each such reference, read in the subscriber's numbering,
+/// must lead to the picture the publisher referenced (by the publisher's numbering), or to
+/// no picture the subscriber was sent at all; never to another picture.
+fn check_vp9_references(sfu: &Sfu) -> References {
+    let sent = sfu.sent.lock().unwrap().clone();
+    let inputs = sfu.inputs.lock().unwrap().clone();
+    // Output picture ID -> (publisher SSRC, input picture ID), for the pictures sent.
+    let mut pictures = std::collections::HashMap::new();
+    let mut found = References::default();
+    for p in sent.iter().filter(|p| !p.rtx) {
+        let (Some(out), Some(input)) = (p.picture_id, p.input.and_then(|i| inputs.get(i))) else {
+            continue;
+        };
+        let Some(input_id) = input.picture_id else {
+            continue;
+        };
+        let mut vp9 = Vp9Packet::default();
+        if vp9
+            .depacketize(&Bytes::copy_from_slice(&p.payload.0))
+            .is_err()
+        {
+            continue;
+        }
+        if vp9.b && vp9.p && vp9.f {
+            found.checked += 1;
+            for &diff in &vp9.pdiff {
+                let diff = u16::from(diff);
+                let referenced = out.wrapping_sub(diff) & 0x7FFF;
+                if let Some(&(ssrc, id)) = pictures.get(&referenced) {
+                    assert_eq!(
+                        (ssrc, id),
+                        (input.ssrc, input_id.wrapping_sub(diff) & 0x7FFF),
+                        "picture {out} (the publisher's {input_id}) references {referenced} \
+                         with P_DIFF {diff}, which is another picture: {p:?}"
+                    );
+                    found.found += 1;
+                }
+            }
+        }
+        pictures.insert(out, (input.ssrc, input_id));
+    }
+    found
+}
+
+/// Media packets (not resends) the router has sent the subscriber so far.
+fn media_sent(sfu: &Sfu) -> usize {
+    sfu.sent.lock().unwrap().iter().filter(|p| !p.rtx).count()
 }
 
 /// What [`check_switches`] found in the subscriber's stream.

@@ -33,7 +33,7 @@ pub struct PictureFields {
     tl0_at: u8,
     /// The temporal layer index (TID).
     temporal: u8,
-    /// [`WIDE`], [`TEMPORAL`], [`SYNC`], [`START`].
+    /// [`WIDE`], [`TEMPORAL`], [`SYNC`], [`START`], [`KEEP_GAPS`].
     flags: u8,
 }
 
@@ -45,6 +45,8 @@ const TEMPORAL: u8 = 2;
 const SYNC: u8 = 4;
 /// The packet starts a frame (VP8: S with partition 0; VP9: B).
 const START: u8 = 8;
+/// Pictures left out keep their picture IDs (VP9).
+const KEEP_GAPS: u8 = 16;
 
 impl PictureFields {
     /// The picture ID (7 or 15 bits), if the descriptor has one.
@@ -82,6 +84,19 @@ impl PictureFields {
     #[inline]
     pub fn frame_start(&self) -> bool {
         self.flags & START != 0
+    }
+
+    /// Whether a picture the router leaves out must keep its picture ID, leaving a gap, rather
+    /// than give it up to the pictures after it. True for VP9, whose references are picture
+    /// ID differences: P_DIFF in flexible mode (what libwebrtc sends), the scalability
+    /// structure's differences in non-flexible mode. Closing the gap would make those point
+    /// at other pictures. A VP9 receiver tracks missing pictures per temporal layer, so a gap
+    /// left by an upper layer holds up no picture below it. False for VP8, whose receivers
+    /// wait for every picture ID they have not seen before a picture of an upper temporal
+    /// layer.
+    #[inline]
+    pub fn keeps_gaps(&self) -> bool {
+        self.flags & KEEP_GAPS != 0
     }
 
     /// Writes `picture_id` (its low 7 or 15 bits, the field's width) and `tl0_pic_idx` into
@@ -134,6 +149,11 @@ impl PictureFields {
     pub(super) fn set_temporal(&mut self, temporal_id: u8, sync: bool) {
         self.temporal = temporal_id;
         self.flags |= TEMPORAL | if sync { SYNC } else { 0 };
+    }
+
+    /// Records that pictures left out keep their picture IDs ([`PictureFields::keeps_gaps`]).
+    pub(super) fn set_keeps_gaps(&mut self) {
+        self.flags |= KEEP_GAPS;
     }
 
     /// Records that the packet starts a frame.

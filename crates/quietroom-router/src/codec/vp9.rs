@@ -39,6 +39,7 @@ fn descriptor(payload: &[u8]) -> Option<Descriptor> {
     let mut r = Reader::new(payload, "VP9 payload descriptor");
     let first = r.u8().ok()?;
     let mut fields = PictureFields::default();
+    fields.set_keeps_gaps();
     if first & 0x80 != 0 {
         // |M| PICTURE ID |, with M a second byte of a 15-bit picture ID.
         fields.read_picture_id(&mut r)?;

@@ -64,10 +64,11 @@ pub struct PictureRewrite {
 ///
 /// * within one layer, output = input + offset (15 bits for the picture ID, 8 for
 ///   TL0PICIDX), so the layer's own steps, gaps and reordering pass through unchanged;
-/// * a picture the router leaves out (a temporal layer above what the subscriber gets,
+/// * a VP8 picture the router leaves out (a temporal layer above what the subscriber gets,
 ///   [`PictureMunger::skip`]) takes no number: the pictures after it move down by one, as
 ///   mediasoup's and LiveKit's VP8 handling do, so the subscriber sees no gap where nothing
-///   was lost;
+///   was lost. A VP9 picture left out keeps its number and leaves a gap
+///   ([`PictureFields::keeps_gaps`]): VP9 references pictures by picture ID difference;
 /// * when the forwarded layer changes, the offsets are chosen so that the new layer's first
 ///   picture — the keyframe the router switched on — follows the last picture forwarded
 ///   (picture ID + 1, TL0PICIDX + 1);
@@ -222,10 +223,11 @@ impl PictureMunger {
 
     /// A packet of layer `source` with `fields` that the router leaves out (a temporal layer
     /// the subscriber does not get): the first one seen of a new picture gives up that
-    /// picture's number, so the next forwarded picture takes it.
+    /// picture's number, so the next forwarded picture takes it. Nothing changes for a
+    /// picture that [`keeps_gaps`](PictureFields::keeps_gaps) (VP9).
     #[inline]
     pub fn skip(&mut self, source: u32, fields: &PictureFields) {
-        if self.source != Some(source) || self.anchored & PICTURE_ID == 0 {
+        if self.source != Some(source) || self.anchored & PICTURE_ID == 0 || fields.keeps_gaps() {
             return;
         }
         let Some(id) = fields.picture_id() else {

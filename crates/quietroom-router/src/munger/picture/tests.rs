@@ -14,6 +14,13 @@ fn vp8_narrow(picture_id: u8) -> PictureFields {
     picture_fields(Codec::Vp8, &[0x90, 0x80, picture_id & 0x7F, 0x50]).unwrap()
 }
 
+/// A libwebrtc-shaped VP9 descriptor in flexible mode: I (15 bits), P, L (TID, U, SID 0),
+/// F, B, then one P_DIFF.
+fn vp9(picture_id: u16, tid: u8, p_diff: u8) -> PictureFields {
+    let [hi, lo] = (0x8000 | picture_id).to_be_bytes();
+    picture_fields(Codec::Vp9, &[0xF8, hi, lo, tid << 5, p_diff << 1, 0x86]).unwrap()
+}
+
 fn ids(r: PictureRewrite) -> (u16, u8) {
     (r.picture_id, r.tl0_pic_idx)
 }
@@ -76,6 +83,26 @@ fn left_out_pictures_take_no_number() {
     // Skipping on a layer that is not the current one does nothing.
     m.skip(1, &vp8(106, 11));
     assert_eq!(ids(m.map(2, &vp8(8, 201))), (105, 13));
+}
+
+#[test]
+fn left_out_vp9_pictures_keep_their_numbers() {
+    // Chromium's VP9 with three temporal layers: TID 0 references 4 pictures back, TID 1
+    // two, TID 2 one (P_DIFF). The subscriber gets TID 0 only.
+    let mut m = PictureMunger::new();
+    assert!(vp9(500, 0, 4).keeps_gaps() && !vp8(500, 0).keeps_gaps());
+    assert_eq!(m.map(1, &vp9(500, 0, 4)).picture_id, 500);
+    for (id, tid, diff) in [(501, 2, 1), (502, 1, 2), (503, 2, 1)] {
+        m.skip(1, &vp9(id, tid, diff));
+    }
+    // Picture 504 references 500 by P_DIFF 4: it must stay 4 ahead of it.
+    assert_eq!(m.map(1, &vp9(504, 0, 4)).picture_id, 504);
+    // On another layer, the keyframe follows the last picture forwarded, and the gaps of
+    // that layer stay as they are too.
+    assert_eq!(m.map(2, &vp9(9000, 0, 0)).picture_id, 505);
+    m.skip(2, &vp9(9001, 2, 1));
+    assert_eq!(m.map(2, &vp9(9002, 1, 2)).picture_id, 507);
+    assert_eq!(m.for_resend(2, &vp9(9002, 1, 2)).map(ids), Some((507, 0)));
 }
 
 #[test]

@@ -23,7 +23,7 @@
 // CHROMIUM: the browser, default /usr/bin/chromium)
 
 const path = require('path');
-const readline = require('readline');
+const { lineQueue } = require('./lines');
 const { chromium } = require(process.env.PLAYWRIGHT_CORE
   ? path.resolve(process.env.PLAYWRIGHT_CORE)
   : 'playwright-core');
@@ -124,12 +124,7 @@ async function main() {
   }, codec);
   console.log(JSON.stringify(offers));
 
-  const lines = readline.createInterface({ input: process.stdin });
-  const next = () =>
-    new Promise((resolve) => {
-      lines.once('line', resolve);
-      lines.once('close', () => resolve(null));
-    });
+  const next = lineQueue(process.stdin);
   const answers = JSON.parse(await next());
   await page.evaluate(async (answers) => {
     await window.room.publisher.setRemoteDescription({ type: 'answer', sdp: answers.publisher });

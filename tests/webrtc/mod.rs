@@ -41,6 +41,7 @@ pub(crate) const OUT_RTX_SSRC: u32 = 0x00DD_BA12;
 const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
 const RRID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 const TWCC_URI: &str = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
 /// What the SFU takes from an offer.
@@ -49,9 +50,14 @@ pub(crate) struct Offer {
     pub(crate) fingerprint: Fingerprint,
     /// The first `a=ssrc` (the media SSRC of a sender that signals it).
     pub(crate) ssrc: Option<u32>,
-    /// The video codec the SFU takes: the first of VP8, VP9, H264 and AV1 the offer lists
-    /// (Chromium's and aiortc's first choice is VP8), its payload type and `a=fmtp`.
+    /// Audio or video (the offer's one m-line).
+    pub(crate) kind: Kind,
+    /// The codec the SFU takes: the first of VP8, VP9, H264, AV1 and Opus the offer lists
+    /// (Chromium's and aiortc's first video choice is VP8), its `a=rtpmap` encoding
+    /// (`NAME/RATE[/CHANNELS]`), clock rate, payload type and `a=fmtp`.
     pub(crate) codec: String,
+    pub(crate) encoding: String,
+    pub(crate) clock_rate: u32,
     pub(crate) pt: u8,
     pub(crate) fmtp: Option<String>,
     /// The RTX payload type for that codec, if offered.
@@ -71,19 +77,21 @@ impl Offer {
                 .map(str::trim)
                 .unwrap_or_else(|| panic!("offer without {name}"))
         };
-        let (pt, codec): (u8, String) = sdp
+        let (pt, codec, encoding, clock_rate): (u8, String, String, u32) = sdp
             .lines()
             .filter_map(|l| l.strip_prefix("a=rtpmap:"))
             .filter_map(|l| {
-                let (pt, encoding) = l.split_once(' ')?;
-                let name = encoding.trim().strip_suffix("/90000")?;
-                if !["VP8", "VP9", "H264", "AV1"].contains(&name) {
+                let (pt, encoding) = l.trim().split_once(' ')?;
+                let mut parts = encoding.split('/');
+                let name = parts.next()?;
+                if !["VP8", "VP9", "H264", "AV1", "opus"].contains(&name) {
                     return None;
                 }
-                Some((pt.parse().ok()?, name.to_owned()))
+                let rate = parts.next()?.parse().ok()?;
+                Some((pt.parse().ok()?, name.to_owned(), encoding.to_owned(), rate))
             })
             .next()
-            .expect("offer without VP8, VP9, H264 or AV1");
+            .expect("offer without VP8, VP9, H264, AV1 or Opus");
         // `a=fmtp:PT PARAMS` lines as (payload type, parameters).
         let fmtp = sdp
             .lines()
@@ -107,7 +115,14 @@ impl Offer {
                 .find_map(|l| l.strip_prefix("a=ssrc:"))
                 .and_then(|l| l.split(' ').next())
                 .and_then(|s| s.parse().ok()),
+            kind: if sdp.contains("\nm=audio ") {
+                Kind::Audio
+            } else {
+                Kind::Video
+            },
             codec,
+            encoding,
+            clock_rate,
             pt,
             fmtp: params,
             rtx,
@@ -137,13 +152,34 @@ impl Offer {
     }
 
     /// The router's name for [`Offer::codec`].
-    pub(crate) fn video_codec(&self) -> Codec {
+    pub(crate) fn router_codec(&self) -> Codec {
         Codec::from_encoding_name(&self.codec)
     }
 
     /// The track a publisher's offer describes: RID simulcast (SSRCs learned from MID, RID
-    /// and repaired-RID) or one layer with a signaled SSRC.
+    /// and repaired-RID) or one layer with a signaled SSRC; for audio, the signaled SSRC
+    /// with its audio level extension.
     pub(crate) fn track(&self) -> TrackConfig {
+        if self.kind == Kind::Audio {
+            return TrackConfig {
+                kind: Kind::Audio,
+                codec: self.router_codec(),
+                clock_rate: self.clock_rate,
+                layers: vec![LayerConfig {
+                    ssrc: self.ssrc,
+                    rid: None,
+                    spatial: 0,
+                    bitrate_bps: 40_000,
+                    rtx_ssrc: None,
+                }],
+                extensions: ExtensionIds {
+                    audio_level: self.extension(AUDIO_LEVEL_URI),
+                    ..Default::default()
+                },
+                rtx_payload_type: None,
+                mid: None,
+            };
+        }
         let layer = |i: usize, ssrc, rid: Option<&String>| LayerConfig {
             ssrc,
             rid: rid.cloned(),
@@ -163,7 +199,7 @@ impl Offer {
         let simulcast = !self.rids.is_empty();
         TrackConfig {
             kind: Kind::Video,
-            codec: self.video_codec(),
+            codec: self.router_codec(),
             clock_rate: 90_000,
             layers,
             extensions: ExtensionIds {
@@ -212,8 +248,8 @@ pub(crate) struct Sfu {
     /// Media packets toward subscribers so far, and how many of them were lost.
     pub(crate) media_sent: u64,
     pub(crate) media_lost: u64,
-    published: bool,
-    subscribed: bool,
+    /// Per leg: its track is published, or its subscription made.
+    wired: Vec<bool>,
 }
 
 impl Sfu {
@@ -258,7 +294,7 @@ impl Sfu {
         let codec = offers
             .iter()
             .find(|(_, publisher)| *publisher)
-            .map_or(Codec::Vp8, |(offer, _)| offer.video_codec());
+            .map_or(Codec::Vp8, |(offer, _)| offer.router_codec());
         let sfu = Sfu {
             socket,
             codec,
@@ -272,8 +308,7 @@ impl Sfu {
             lose_every: None,
             media_sent: 0,
             media_lost: 0,
-            published: false,
-            subscribed: false,
+            wired: vec![false; offers.len()],
         };
         (sfu, answers)
     }
@@ -281,20 +316,39 @@ impl Sfu {
     /// Wires the room as soon as each side's handshake is done: leg 0 publishes the track its
     /// offer describes, leg 1 subscribes to it (with RTX when it offered RTX).
     pub(crate) fn wire(&mut self, publisher: &Offer, subscriber: &Offer) {
-        let (p, s) = (self.legs[0].id, self.legs[1].id);
-        if !self.published && self.legs[0].connected {
-            self.router.publish(p, VIDEO, publisher.track()).unwrap();
-            self.published = true;
-        }
-        if self.published && !self.subscribed && self.legs[1].connected {
-            self.router
-                .subscribe(Instant::now(), s, VIDEO, OUT_SSRC)
-                .unwrap();
-            if let Some(pt) = subscriber.rtx {
-                self.router.set_rtx(s, VIDEO, OUT_RTX_SSRC, pt).unwrap();
+        self.wire_room(&[publisher, subscriber], &[(1, 0)]);
+    }
+
+    /// Wires a room of any number of legs (`offers` in the legs' order) as each one's
+    /// handshake is done: publisher leg `i` publishes its offer's track as
+    /// [`Sfu::track_of`]`(i)`; for each `(subscriber leg, publisher leg)` in `subscriptions`,
+    /// the subscriber takes that track as [`OUT_SSRC`] (with RTX when it offered RTX) once it
+    /// is published.
+    pub(crate) fn wire_room(&mut self, offers: &[&Offer], subscriptions: &[(usize, usize)]) {
+        for (i, offer) in offers.iter().enumerate() {
+            if self.legs[i].publisher && !self.wired[i] && self.legs[i].connected {
+                let (id, track) = (self.legs[i].id, Sfu::track_of(i));
+                self.router.publish(id, track, offer.track()).unwrap();
+                self.wired[i] = true;
             }
-            self.subscribed = true;
         }
+        for &(s, p) in subscriptions {
+            if self.wired[p] && !self.wired[s] && self.legs[s].connected {
+                let (id, track) = (self.legs[s].id, Sfu::track_of(p));
+                self.router
+                    .subscribe(Instant::now(), id, track, OUT_SSRC)
+                    .unwrap();
+                if let Some(pt) = offers[s].rtx {
+                    self.router.set_rtx(id, track, OUT_RTX_SSRC, pt).unwrap();
+                }
+                self.wired[s] = true;
+            }
+        }
+    }
+
+    /// The track publisher leg `i` publishes: [`VIDEO`] for leg 0.
+    pub(crate) fn track_of(i: usize) -> TrackId {
+        TrackId(i as u64 + 1)
     }
 
     /// Reads every datagram waiting (then waits up to 2 ms for one more), fires due timers,
@@ -423,7 +477,8 @@ fn answer(
     fingerprint: &Fingerprint,
     publisher_twcc: Option<u8>,
 ) -> String {
-    let (pt, codec) = (offer.pt, &offer.codec);
+    let (pt, encoding) = (offer.pt, &offer.encoding);
+    let audio = offer.kind == Kind::Audio;
     let twcc = if leg.publisher {
         offer.extension(TWCC_URI).filter(|_| !offer.rids.is_empty())
     } else {
@@ -435,7 +490,9 @@ fn answer(
     let mut payload_types = pt.to_string();
     if leg.publisher {
         media.push_str("a=recvonly\r\n");
-        let uris: &[&str] = if offer.rids.is_empty() {
+        let uris: &[&str] = if audio {
+            &[AUDIO_LEVEL_URI]
+        } else if offer.rids.is_empty() {
             &[]
         } else {
             &[MID_URI, RID_URI, RRID_URI, TWCC_URI]
@@ -446,7 +503,10 @@ fn answer(
             }
         }
     } else {
-        media.push_str("a=sendonly\r\na=msid:quietroom video\r\n");
+        media.push_str(&format!(
+            "a=sendonly\r\na=msid:quietroom {}\r\n",
+            if audio { "audio" } else { "video" }
+        ));
         // Transport-wide CC toward the subscriber too: its feedback drives the router's
         // estimate (and the padding probes above a congestion cap). The router writes the
         // publisher's extension id into each copy, so it is offered here only when the
@@ -464,9 +524,12 @@ fn answer(
         }
     }
     media.push_str("a=rtcp-mux\r\n");
-    media.push_str(&format!(
-        "a=rtpmap:{pt} {codec}/90000\r\na=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\n"
-    ));
+    media.push_str(&format!("a=rtpmap:{pt} {encoding}\r\n"));
+    if !audio {
+        media.push_str(&format!(
+            "a=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\n"
+        ));
+    }
     // The codec's parameters as offered (H.264's profile and packetization mode, VP9's
     // profile, AV1's level): the SFU forwards what the publisher encodes, unchanged.
     if let Some(params) = &offer.fmtp {
@@ -495,11 +558,12 @@ fn answer(
     format!(
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE {mid}\r\n\
          a=ice-lite\r\na=msid-semantic:WMS *\r\n\
-         m=video {port} UDP/TLS/RTP/SAVPF {payload_types}\r\nc=IN IP4 127.0.0.1\r\n\
+         m={kind} {port} UDP/TLS/RTP/SAVPF {payload_types}\r\nc=IN IP4 127.0.0.1\r\n\
          a=mid:{mid}\r\n{media}\
          a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\na=fingerprint:{fingerprint}\r\n\
          a=setup:passive\r\n\
          a=candidate:1 1 udp 2130706431 127.0.0.1 {port} typ host\r\na=end-of-candidates\r\n",
+        kind = if audio { "audio" } else { "video" },
         mid = offer.mid,
         ufrag = leg.ufrag,
         pwd = leg.pwd,
@@ -595,18 +659,35 @@ impl PeerProcess {
 
     /// Its publisher's and subscriber's offers.
     pub(crate) fn offers(&self, within: Duration) -> (Offer, Offer) {
+        let mut offers = self.named_offers(&["publisher", "subscriber"], within);
+        let subscriber = offers.pop().unwrap();
+        (offers.pop().unwrap(), subscriber)
+    }
+
+    /// The offers of the peer connections `names`, from one JSON line keyed by name.
+    pub(crate) fn named_offers(&self, names: &[&str], within: Duration) -> Vec<Offer> {
         let line = self
             .lines
             .recv_timeout(within)
             .expect("offers from the peer");
         let offers: serde_json::Value = serde_json::from_str(&line).unwrap();
-        let offer = |name: &str| Offer::parse(offers[name].as_str().expect("an SDP offer"));
-        (offer("publisher"), offer("subscriber"))
+        names
+            .iter()
+            .map(|&name| Offer::parse(offers[name].as_str().expect("an SDP offer")))
+            .collect()
     }
 
     pub(crate) fn answer(&mut self, publisher: &str, subscriber: &str) {
-        let answers = serde_json::json!({"publisher": publisher, "subscriber": subscriber});
-        writeln!(self.stdin, "{answers}").unwrap();
+        self.named_answers(&[("publisher", publisher), ("subscriber", subscriber)]);
+    }
+
+    /// Answers, keyed by peer connection name, on one JSON line.
+    pub(crate) fn named_answers(&mut self, answers: &[(&str, &str)]) {
+        let answers: serde_json::Map<String, serde_json::Value> = answers
+            .iter()
+            .map(|&(name, sdp)| (name.to_owned(), sdp.into()))
+            .collect();
+        writeln!(self.stdin, "{}", serde_json::Value::Object(answers)).unwrap();
     }
 
     /// Turns the publisher's encodings on or off, lowest first (`chromium_room.js`).

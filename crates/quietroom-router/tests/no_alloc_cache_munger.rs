@@ -59,11 +59,11 @@ fn cache_and_munger_allocate_nothing_after_construction() {
                     let mut copy = descriptor;
                     fields.write(&mut copy, out.picture_id, out.tl0_pic_idx);
                     if i % 11 == 0 {
-                        m.skip(ssrc, layer_seq);
+                        let _ = m.skip(ssrc, layer_seq);
                     }
                 }
                 if i % 13 == 0 {
-                    m.skip(ssrc, layer_seq.wrapping_add(1));
+                    let _ = m.skip(ssrc, layer_seq.wrapping_add(1));
                 }
             }
             let _ = m.input_for(seq);

@@ -473,21 +473,23 @@ impl Munger {
     ///   is taken back and given to the next in-order packet; the router must not send it;
     /// * **older than the head** (a reordered packet, mapped or not): it is marked as skipped so
     ///   a copy is not forwarded later, but its output sequence number was reserved when a newer
-    ///   packet passed it and stays unused — the subscriber sees it as lost (and
-    ///   [`Munger::input_for`] no longer answers for it). Forward late packets rather than skip
-    ///   them where continuity matters.
+    ///   packet passed it and stays unused; [`Munger::input_for`] no longer answers for it.
+    ///   `skip` returns that number: the caller fills it with a padding-only packet, or the
+    ///   subscriber sees it as lost and asks for it again and again. (This is what a packet
+    ///   lost upstream and resent late leaves behind when its temporal layer is one the
+    ///   subscriber does not get.)
     ///
-    /// It does nothing for another layer, before the switch point has been mapped, for a
-    /// packet already skipped, or for one too old to place.
-    pub fn skip(&mut self, source_ssrc: u32, sequence: u16) {
-        let Some(mut seg) = self.segment else {
-            return;
-        };
+    /// It does nothing (and returns `None`) for another layer, before the switch point has
+    /// been mapped, for a packet already skipped, or for one too old to place.
+    #[must_use = "an output sequence number left unused needs a padding packet, or the \
+                  subscriber waits for it"]
+    pub fn skip(&mut self, source_ssrc: u32, sequence: u16) -> Option<u16> {
+        let mut seg = self.segment?;
         if seg.source != source_ssrc
             || !seg.anchored
             || (seg.resync && !placeable(&seg, sequence, self.history()))
         {
-            return;
+            return None;
         }
         let ahead = sequence.wrapping_sub(seg.head);
         if ahead != 0 && ahead < HALF {
@@ -500,25 +502,27 @@ impl Munger {
         } else if ahead == 0 {
             // The head, just mapped: its number goes to the next in-order packet.
             let Ok((out, ext)) = self.late_output(&seg, sequence) else {
-                return;
+                return None;
             };
             if self.exception(ext) == Some(Fate::Skipped) {
-                return;
+                return None;
             }
             seg.seq_offset = seg.seq_offset.wrapping_sub(1);
             self.set_next_out(out);
             self.push_offsets(&seg, seg.head_ext + 1, true);
         } else {
-            // Older: its number stays unused.
-            let Ok((_, ext)) = self.late_output(&seg, sequence) else {
-                return;
+            // Older: its number stays unused, for the caller to fill.
+            let Ok((out, ext)) = self.late_output(&seg, sequence) else {
+                return None;
             };
             if self.exception(ext) == Some(Fate::Skipped) {
-                return;
+                return None;
             }
             self.set_exception(ext, Fate::Skipped);
+            return Some(out);
         }
         self.segment = Some(seg);
+        None
     }
 
     /// Reverse map for NACKs: which input (source SSRC, sequence number) produced output

@@ -20,7 +20,7 @@ fn nothing_is_forwarded_before_a_switch() {
     assert_eq!(m.out_ssrc(), 7);
     assert_eq!(m.current_source(), None);
     assert_eq!(m.map(1, 10, 100, t0, CLOCK), Err(Drop::NotSelected));
-    m.skip(1, 10);
+    assert_eq!(m.skip(1, 10), None);
     assert_eq!(m.input_for(10), None);
 }
 
@@ -164,29 +164,31 @@ fn skip_contract() {
     m.switch_to(1, t0);
     assert_eq!(m.map(1, 10, 0, t0, CLOCK).unwrap().sequence, 10);
     // Skip of a packet not mapped: it takes no number.
-    m.skip(1, 11);
+    assert_eq!(m.skip(1, 11), None);
     assert_eq!(m.map(1, 11, 0, t0, CLOCK), Err(Drop::Duplicate));
     assert_eq!(m.map(1, 12, 0, t0, CLOCK).unwrap().sequence, 11);
     // Skip of the head just mapped: its number goes to the next packet.
     assert_eq!(m.map(1, 13, 0, t0, CLOCK).unwrap().sequence, 12);
-    m.skip(1, 13);
+    assert_eq!(m.skip(1, 13), None);
     assert_eq!(m.input_for(12), None);
-    m.skip(1, 13); // idempotent
+    assert_eq!(m.skip(1, 13), None); // idempotent
     assert_eq!(m.map(1, 14, 0, t0, CLOCK).unwrap().sequence, 12);
     assert_eq!(m.input_for(12), Some((1, 14)));
     // A gap then a skip: the late packet keeps the number reserved before the skip.
-    m.skip(1, 17);
+    assert_eq!(m.skip(1, 17), None);
     assert_eq!(m.map(1, 18, 0, t0, CLOCK).unwrap().sequence, 15);
     assert_eq!(m.map(1, 16, 0, t0, CLOCK).unwrap().sequence, 14);
-    // Skip of a late packet: its reserved number stays unused.
+    // Skip of a late packet: its reserved number stays unused, and is returned for the
+    // caller to fill; once only.
     assert_eq!(m.input_for(13), Some((1, 15)));
-    m.skip(1, 15);
+    assert_eq!(m.skip(1, 15), Some(13));
     assert_eq!(m.input_for(13), None);
+    assert_eq!(m.skip(1, 15), None);
     assert_eq!(m.map(1, 15, 0, t0, CLOCK), Err(Drop::Duplicate));
     // Other layers and pending switches are ignored.
-    m.skip(2, 19);
+    assert_eq!(m.skip(2, 19), None);
     m.switch_to(2, t0);
-    m.skip(2, 100);
+    assert_eq!(m.skip(2, 100), None);
     assert_eq!(m.map(2, 100, 0, t0, CLOCK).unwrap().sequence, 16);
 }
 
@@ -318,6 +320,8 @@ struct Outcome {
     /// (output, input) of forwarded packets, in forwarding order.
     forwarded: Vec<(Rewrite, Pkt)>,
     skips: usize,
+    /// Output numbers that skips left unused (for padding).
+    fillers: Vec<u16>,
 }
 
 fn drive(m: &mut Munger, run: &Run, switch_first: bool) -> Outcome {
@@ -340,13 +344,13 @@ fn drive(m: &mut Munger, run: &Run, switch_first: bool) -> Outcome {
             m.switch_to(p.layer, now);
         }
         if a == Action::Skip {
-            m.skip(p.layer, p.seq);
+            out.fillers.extend(m.skip(p.layer, p.seq));
             out.skips += 1;
             continue;
         }
         if let Ok(r) = m.map(p.layer, p.seq, p.ts, now, CLOCK) {
             if a == Action::MapThenSkip {
-                m.skip(p.layer, p.seq);
+                out.fillers.extend(m.skip(p.layer, p.seq));
                 out.skips += 1;
             } else {
                 out.forwarded.push((r, p));
@@ -414,8 +418,12 @@ fn check_common(m: &Munger, run: &Run, out: &Outcome) -> Result<(), TestCaseErro
         });
     }
     // (a) Every hole in the sorted outputs is a number reserved for a generated input packet
-    // that was never forwarded (lost, late after a switch away, or dropped), or one given up
-    // by a skip of a late packet.
+    // that was never forwarded (lost, late after a switch away, or dropped), or one a skip of
+    // a late packet gave up and returned for padding. No returned number was forwarded.
+    for filler in &out.fillers {
+        prop_assert!(!outs.contains(filler), "filler {} was forwarded", filler);
+        prop_assert_eq!(m.input_for(*filler), None);
+    }
     let mut sorted = unwrapped(out);
     sorted.sort_unstable();
     let generated: HashSet<(u32, u16)> = run.all.iter().map(|p| (p.layer, p.seq)).collect();
@@ -438,7 +446,10 @@ fn check_common(m: &Munger, run: &Run, out: &Outcome) -> Result<(), TestCaseErro
                         input
                     );
                 }
-                None => unexplained += 1,
+                None => {
+                    prop_assert!(out.fillers.contains(&hole), "hole {} unexplained", hole);
+                    unexplained += 1;
+                }
             }
         }
     }
@@ -502,7 +513,11 @@ proptest! {
             let now = ms(t0, at);
             match op {
                 0 => m.switch_to(ssrc, now),
-                1 => m.skip(ssrc, seq),
+                1 => {
+                    if let Some(out) = m.skip(ssrc, seq) {
+                        prop_assert_eq!(m.input_for(out), None);
+                    }
+                }
                 _ => {
                     let seq = if op > 4 { seq % 64 } else { seq };
                     if let Ok(r) = m.map(ssrc, seq, ts, now, ssrc * 48_000) {
@@ -530,7 +545,7 @@ proptest! {
                 0 => m.switch_to(ssrc, now),
                 1 => {
                     // A skipped packet's number may be given to the next one.
-                    m.skip(ssrc, seq);
+                    let _ = m.skip(ssrc, seq);
                     seen.retain(|_, input| *input != (ssrc, seq));
                 }
                 _ => {
@@ -570,8 +585,7 @@ proptest! {
                     general.switch_to(ssrc, now);
                 }
                 1 => {
-                    fast.skip(ssrc, seq[l]);
-                    general.skip(ssrc, seq[l]);
+                    prop_assert_eq!(fast.skip(ssrc, seq[l]), general.skip(ssrc, seq[l]));
                 }
                 _ => {
                     // Mostly the next packet; sometimes a gap, a repeat or a late one.

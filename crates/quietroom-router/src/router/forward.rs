@@ -8,13 +8,13 @@ use std::collections::VecDeque;
 
 use super::participants::Participants;
 use super::{
-    Kind, POOL_LIMIT, ParticipantId, Router, RouterError, RouterEvent, RouterStats, StreamRef,
-    TrackId, Transmit,
+    Kind, POOL_LIMIT, Participant, ParticipantId, Router, RouterError, RouterEvent, RouterStats,
+    StreamRef, Subscription, TrackId, Transmit,
 };
 use crate::codec::{PictureFields, inspect};
 use crate::munger::{PictureRewrite, Rewrite};
 use crate::nack::Arrival;
-use crate::rtp::{self, RtpHeader};
+use crate::rtp::{self, Padding, RtpHeader};
 
 impl<C: MediaCrypto> Router<C> {
     /// Handles an SRTP packet `from` a participant: decrypts it in place and forwards it to
@@ -116,9 +116,22 @@ impl<C: MediaCrypto> Router<C> {
         if header.payload_len == 0 {
             // Padding only (a bandwidth probe on the media SSRC): not forwarded, and each
             // subscriber's sequence numbers close over it.
+            let transport_cc = track.config.extensions.transport_cc;
             for s in &mut track.subscribers {
-                if s.sub.current == Some(index) {
-                    s.sub.munger.skip(header.ssrc, header.sequence);
+                if s.sub.current == Some(index)
+                    && let Some(sequence) = s.sub.munger.skip(header.ssrc, header.sequence)
+                    && let Some(p) = participants.at_mut(s.slot)
+                {
+                    let padding = filler(&s.sub, sequence, header.payload_type);
+                    stats.gap_fillers += u64::from(send_padding(
+                        p,
+                        s.id,
+                        padding,
+                        transport_cc,
+                        now,
+                        pool,
+                        transmits,
+                    ));
                 }
             }
             self.after_arrival(now, track_id, index, uplink, resumed);
@@ -202,8 +215,16 @@ impl<C: MediaCrypto> Router<C> {
                 && !sub.forwards(temporal)
             {
                 // A higher temporal layer than the subscriber gets: left out, and the
-                // sequence numbers and picture IDs after it closed up.
-                sub.munger.skip(source, header.sequence);
+                // sequence numbers and picture IDs after it closed up (a late one's number is
+                // filled with padding).
+                if let Some(sequence) = sub.munger.skip(source, header.sequence)
+                    && let Some(p) = participants.at_mut(s.slot)
+                {
+                    let padding = filler(sub, sequence, header.payload_type);
+                    let twcc = track.config.extensions.transport_cc;
+                    stats.gap_fillers +=
+                        u64::from(send_padding(p, s.id, padding, twcc, now, pool, transmits));
+                }
                 if let Some(fields) = picture {
                     sub.picture.skip(source, &fields);
                 }
@@ -402,6 +423,59 @@ impl<C: MediaCrypto> Router<C> {
         Err(RouterError::Unknown(
             "stream (SSRC not signaled, no matching MID or RID)",
         ))
+    }
+}
+
+/// Writes `padding` (with the participant's next transport-wide sequence number when
+/// `transport_cc` names the extension), protects it with `p`'s session and queues it to `to`.
+/// `false` if it could not be written or protected; the buffer then goes back to the pool.
+pub(super) fn send_padding<C: MediaCrypto>(
+    p: &mut Participant<C>,
+    to: ParticipantId,
+    mut padding: Padding,
+    transport_cc: Option<u8>,
+    now: Instant,
+    pool: &mut Vec<Vec<u8>>,
+    transmits: &mut VecDeque<Transmit>,
+) -> bool {
+    let twcc = p.twcc_out_seq;
+    padding.transport_cc = transport_cc.map(|id| (id, twcc));
+    let mut buf = pool.pop().unwrap_or_default();
+    let protected = padding.write(&mut buf).ok().and_then(|len| {
+        buf.resize(len + p.crypto.rtp_overhead(), 0);
+        p.crypto.protect_rtp(&mut buf, len).ok().map(|n| (len, n))
+    });
+    let Some((len, n)) = protected else {
+        recycle_into(pool, buf);
+        return false;
+    };
+    buf.truncate(n);
+    if transport_cc.is_some() {
+        p.record_twcc_sent(twcc, now, len);
+    }
+    transmits.push_back(Transmit {
+        to,
+        rtcp: false,
+        data: buf,
+    });
+    true
+}
+
+/// The padding-only packet that fills output sequence number `sequence` of a subscription
+/// on its media SSRC, where [`Munger::skip`] left the number unused: a receiver counts a
+/// padding packet as received and assembles frames around it (libwebrtc fills with its own
+/// padding the same way), so the subscriber neither asks for it again and again nor counts
+/// it as lost.
+///
+/// [`Munger::skip`]: crate::munger::Munger::skip
+fn filler(sub: &Subscription, sequence: u16, payload_type: u8) -> Padding {
+    Padding {
+        ssrc: sub.munger.out_ssrc(),
+        payload_type,
+        sequence,
+        timestamp: sub.last_timestamps.map_or(0, |(_, out)| out),
+        transport_cc: None,
+        padding: 1,
     }
 }
 

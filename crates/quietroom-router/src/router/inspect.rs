@@ -67,6 +67,8 @@ pub struct LayerState {
     pub spatial: u8,
     /// Its media SSRC, once signaled or learned.
     pub ssrc: Option<u32>,
+    /// The SSRC of its RTX stream (RFC 4588), once signaled or learned from a repaired RID.
+    pub rtx_ssrc: Option<u32>,
     /// Whether the publisher is sending it (a packet within the last 2 s).
     pub active: bool,
     /// Temporal layers seen in its payload descriptors (0 before any).
@@ -125,6 +127,7 @@ impl<C: MediaCrypto> Router<C> {
                 .map(|l| LayerState {
                     spatial: l.spatial,
                     ssrc: l.ssrc,
+                    rtx_ssrc: l.rtx_ssrc,
                     active: l.active(now),
                     temporal_layers: l.temporal_layers,
                     keyframe_pending: l.keyframe_pending,

@@ -112,6 +112,9 @@ pub struct RouterStats {
     pub dropped: u64,
     /// Padding packets sent to probe subscribers' bandwidth.
     pub probe_packets: u64,
+    /// Padding packets sent to fill a subscriber's sequence number that a late packet, left
+    /// out, had kept (see [`Munger::skip`](crate::munger::Munger::skip)).
+    pub gap_fillers: u64,
 }
 
 struct Layer {

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use quietroom_srtp::MediaCrypto;
 
-use super::{Kind, ParticipantId, Router, Transmit};
+use super::forward::send_padding;
+use super::{Kind, ParticipantId, Router};
 use crate::rtcp::PathSignal;
 use crate::rtp::Padding;
 
@@ -283,33 +284,19 @@ impl<C: MediaCrypto> Router<C> {
             let timestamp = sub.last_timestamps.map_or(0, |(_, out)| out);
             let mut sequence = first;
             for _ in 0..packets {
-                let twcc = p.twcc_out_seq;
                 let padding = Padding {
                     ssrc,
                     payload_type,
                     sequence,
                     timestamp,
-                    transport_cc: Some((ext, twcc)),
+                    transport_cc: None,
                     padding: PADDING_PER_PACKET,
                 };
-                let mut buf = pool.pop().unwrap_or_default();
-                let protected = padding.write(&mut buf).ok().and_then(|len| {
-                    buf.resize(len + p.crypto.rtp_overhead(), 0);
-                    p.crypto.protect_rtp(&mut buf, len).ok().map(|n| (len, n))
-                });
-                let Some((len, n)) = protected else {
-                    super::forward::recycle_into(pool, buf);
+                if !send_padding(p, id, padding, Some(ext), now, pool, transmits) {
                     break;
-                };
-                buf.truncate(n);
-                p.record_twcc_sent(twcc, now, len);
+                }
                 sequence = sequence.wrapping_add(1);
                 stats.probe_packets += 1;
-                transmits.push_back(Transmit {
-                    to: id,
-                    rtcp: false,
-                    data: buf,
-                });
             }
             sub.rtx = Some((ssrc, payload_type, sequence));
         }

@@ -97,6 +97,12 @@ fn mid_tells_apart_tracks_with_the_same_rids_and_finds_unnamed_layers() {
     let mut original = 7u16.to_be_bytes().to_vec();
     original.extend(vp8(true, 0x33));
     send(&mut alice, &mut router, rtx, original).unwrap();
+    let layers = router.layer_states(t0, TrackId(4));
+    assert_eq!(
+        (layers[0].ssrc, layers[0].rtx_ssrc),
+        (Some(0x50), Some(0x51)),
+        "both SSRCs learned, and shown"
+    );
     // A MID nobody published.
     let stray = with_items(header(0x40, 0, 0), Some("9"), Some("q"));
     let err = send(&mut alice, &mut router, stray, vp8(true, 0)).unwrap_err();

@@ -231,3 +231,44 @@ fn a_narrow_link_gets_fewer_temporal_layers() {
     );
     room.check_continuity();
 }
+
+#[test]
+fn a_late_packet_left_out_is_filled_with_padding() {
+    let mut room = Room::new();
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    assert_eq!(room.send(4, false), vec![(4, 0)]);
+    // Frame 5 (TID 2): its second packet is lost upstream. Frames 6 and 7 (TIDs 1 and 2) are
+    // left out; frame 8 (TID 0) is forwarded, past the number kept for the lost packet, which
+    // the router could not know it would leave out.
+    let (lost_header, lost_payload) = frame(5, false).swap_remove(1);
+    assert_eq!(room.send_first_half(), vec![]);
+    room.next += 1;
+    assert_eq!(room.send(3, false), vec![(8, 0)]);
+    // The lost packet arrives late (a resend): still left out, and its number is filled with
+    // a padding-only packet on the media SSRC.
+    room.alice
+        .send_rtp(&mut room.router, room.now, lost_header, lost_payload)
+        .unwrap();
+    let (late, _) = room.bob.receive(&drain(&mut room.router));
+    assert_eq!(room.router.stats().gap_fillers, 1);
+    let [filler] = late.as_slice() else {
+        panic!("one filler, got {late:?}");
+    };
+    assert!(
+        filler.header.padding && filler.payload.is_empty(),
+        "{filler:?}"
+    );
+    assert_eq!(filler.header.ssrc, 0xB0B);
+    // With it, Bob's sequence numbers have no hole.
+    let mut sequences: Vec<u16> = room
+        .received
+        .iter()
+        .chain([filler])
+        .map(|p| p.header.sequence_number)
+        .collect();
+    sequences.sort_unstable();
+    for w in sequences.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "{sequences:?}");
+    }
+}

@@ -553,6 +553,25 @@ impl Munger {
         }
     }
 
+    /// What a NACK for output `sequence` can be answered with: what [`sent`](Self::sent)
+    /// says, or, for a number reserved for a packet not forwarded, that packet (the router
+    /// resends it if its cache has it). A reserved number whose packet reached the router
+    /// only stays unfilled when the packet came before the switch point it belongs after: a
+    /// layer switch on a keyframe whose first packet was lost upstream and resent late, after
+    /// the rest of the keyframe. `None` for numbers given up by [`Munger::skip`] and where
+    /// [`input_for`](Self::input_for) is `None`.
+    pub fn for_nack(&self, sequence: u16) -> Option<Sent> {
+        let (entry, ext) = self.entry_for(sequence)?;
+        match self.exception(ext) {
+            Some(Fate::Skipped) => None,
+            None | Some(Fate::Expected | Fate::FilledLate) => Some(Sent {
+                ssrc: entry.source,
+                sequence: sequence.wrapping_sub(entry.seq_offset),
+                timestamp_offset: entry.ts_offset,
+            }),
+        }
+    }
+
     /// The offsets in force at output `sequence` and the unwrapped number, if `sequence` has
     /// been given out and is within the history.
     fn entry_for(&self, sequence: u16) -> Option<(&Offsets, u64)> {

@@ -151,6 +151,11 @@ fn sent_repeats_the_timestamp_and_not_reserved_numbers() {
     assert_eq!(1_000u32.wrapping_add(sent.timestamp_offset), a.timestamp);
     assert_eq!(m.input_for(501), Some((1, 11)));
     assert_eq!(m.sent(501), None);
+    // A NACK for it may still be answered, from the cache, if 11 is there.
+    assert_eq!(
+        m.for_nack(501).map(|s| (s.sequence, s.timestamp_offset)),
+        Some((11, sent.timestamp_offset))
+    );
     let late = m.map(1, 11, 4_000, t0, CLOCK).expect("late");
     assert_eq!(late.sequence, 501);
     assert_eq!(m.sent(501).map(|s| s.sequence), Some(11));
@@ -602,6 +607,7 @@ proptest! {
                     if let Ok(r) = a {
                         prop_assert_eq!(fast.input_for(r.sequence), general.input_for(r.sequence));
                         prop_assert_eq!(fast.sent(r.sequence), general.sent(r.sequence));
+                        prop_assert_eq!(fast.for_nack(r.sequence), general.for_nack(r.sequence));
                         prop_assert_eq!(
                             fast.input_for(r.sequence.wrapping_add(1)),
                             general.input_for(r.sequence.wrapping_add(1))

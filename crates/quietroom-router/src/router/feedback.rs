@@ -216,7 +216,8 @@ impl<C: MediaCrypto> Router<C> {
         // Paced by the measured round-trip time; 100 ms until one is known.
         let rtt = p.rtt.unwrap_or(Duration::from_millis(100));
         for &seq in lost {
-            let Some(sent) = sub.munger.sent(seq) else {
+            // What went out under `seq`, or the packet its number was kept for.
+            let Some(sent) = sub.munger.for_nack(seq) else {
                 continue;
             };
             let in_seq = sent.sequence;

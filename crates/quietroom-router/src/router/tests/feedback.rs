@@ -269,6 +269,54 @@ fn uplink_loss_is_nacked_and_repaired_over_rtx() {
 }
 
 #[test]
+fn a_keyframe_whose_start_came_late_is_completed_on_request() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut track = video_track(&[0x100]);
+    track.layers[0].rtx_ssrc = Some(0x101);
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
+    router.set_rtx(bob.id, TrackId(1), 0xB0C, 97).unwrap();
+    drain(&mut router);
+    // The keyframe's first packet (10) is lost upstream; its second (11, no frame start)
+    // arrives before Bob can begin, and is not forwarded.
+    let second = vec![0x00, 0x00, 0x00, 0x00, 11, 11];
+    alice
+        .send_rtp(&mut router, ms(0), header(0x100, 11, 3000), second.clone())
+        .unwrap();
+    let (none, _) = bob.receive(&drain(&mut router));
+    assert!(none.is_empty());
+    // The resend of 10 starts the keyframe: Bob begins there; 12 follows, past the number
+    // kept for 11.
+    let mut payload = 10u16.to_be_bytes().to_vec();
+    payload.extend(vp8(true, 10));
+    let rtx = Header {
+        payload_type: 97,
+        ..header(0x101, 500, 3000)
+    };
+    alice.send_rtp(&mut router, ms(20), rtx, payload).unwrap();
+    alice
+        .send_rtp(&mut router, ms(30), header(0x100, 12, 3000), vp8(false, 12))
+        .unwrap();
+    let (forwarded, _) = bob.receive(&drain(&mut router));
+    let seqs: Vec<u16> = forwarded.iter().map(|p| p.header.sequence_number).collect();
+    assert_eq!(seqs.len(), 2);
+    let hole = seqs[0].wrapping_add(1);
+    assert_eq!(seqs[1], hole.wrapping_add(1));
+    // Bob asks for the hole: 11 is in the cache, and goes out over RTX.
+    let mut nack = Vec::new();
+    crate::rtcp::build::nack(0xB0B0, 0xB0B, &[hole], &mut nack).unwrap();
+    bob.send_rtcp(&mut router, ms(40), &nack);
+    let (resent, _) = bob.receive(&drain(&mut router));
+    let [p] = resent.as_slice() else {
+        panic!("one resend, got {resent:?}");
+    };
+    assert_eq!((p.header.ssrc, p.header.payload_type), (0xB0C, 97));
+    assert_eq!(&p.payload[..2], &hole.to_be_bytes());
+    assert_eq!(&p.payload[2..], &second[..]);
+    assert_eq!(p.header.timestamp, forwarded[0].header.timestamp);
+}
+
+#[test]
 fn bandwidth_probes_count_for_congestion_control_and_are_not_forwarded() {
     let t0 = Instant::now();
     let ms = |n: u64| t0 + Duration::from_millis(n);

@@ -2,8 +2,6 @@
 
 use quietroom_wire::Reader;
 
-/// NAL unit type of an IDR slice.
-const IDR: u8 = 5;
 /// NAL unit type of a sequence parameter set.
 const SPS: u8 = 7;
 /// Single-time aggregation packet A.
@@ -11,24 +9,16 @@ const STAP_A: u8 = 24;
 /// Fragmentation unit A.
 const FU_A: u8 = 28;
 
-/// Whether a NAL unit starts a keyframe, from its header byte and the first byte after it:
-/// an SPS (browsers send the SPS and PPS just before each IDR picture), or the first slice of
-/// an IDR picture (`first_mb_in_slice` = 0, the slice header's first field, `ue(v)`, which is
-/// 0 exactly when its first bit is 1).
+/// Whether `payload` starts an H.264 keyframe: a single SPS NAL unit, a STAP-A aggregating
+/// one, or the first FU-A fragment (S bit) of one.
 ///
-/// Encoders split a picture into several slices, each its own NAL unit (Chromium's OpenH264
-/// makes each slice fit a packet): a later slice of an IDR picture is not a place to start,
-/// since what went before it in the picture would be missing.
-fn starts_keyframe(nal_type: u8, next: Option<u8>) -> bool {
-    match nal_type {
-        SPS => true,
-        IDR => next.is_some_and(|b| b & 0x80 != 0),
-        _ => false,
-    }
-}
-
-/// Whether `payload` starts an H.264 keyframe: a single SPS or first-IDR-slice NAL unit, a
-/// STAP-A aggregating one, or the first FU-A fragment (S bit) of one.
+/// A WebRTC sender puts the SPS and PPS in band just before each IDR picture (libwebrtc's
+/// receiver asks for a keyframe when they are missing), so the SPS is where a keyframe
+/// starts, as mediasoup, Galene and ex_webrtc take it. An IDR slice is not: a subscriber
+/// switched there misses them and would decode the new layer's picture with the old layer's
+/// SPS and PPS (the same ids, another resolution). The Chromium H.264 test switched there
+/// when the packet with the SPS reached the router late, after the IDR's first slice. Nor is
+/// a later slice of an IDR picture split into several slices.
 pub(super) fn is_keyframe(payload: &[u8]) -> bool {
     keyframe(payload).unwrap_or(false)
 }
@@ -43,22 +33,18 @@ fn keyframe(payload: &[u8]) -> Option<bool> {
             while !r.is_empty() {
                 let size = usize::from(r.u16().ok()?);
                 let nal = r.take(size).ok()?;
-                if let Some((&header, rest)) = nal.split_first()
-                    && starts_keyframe(header & 0x1F, rest.first().copied())
-                {
+                if nal.first().is_some_and(|&h| h & 0x1F == SPS) {
                     return Some(true);
                 }
             }
             Some(false)
         }
         FU_A => {
-            // FU header: |S|E|R| Type |, then the NAL unit's payload (its header byte is not
-            // repeated).
+            // FU header: |S|E|R| Type |
             let fu = r.u8().ok()?;
-            let next = r.u8().ok();
-            Some(fu & 0x80 != 0 && starts_keyframe(fu & 0x1F, next))
+            Some(fu & 0x80 != 0 && fu & 0x1F == SPS)
         }
-        other => Some(starts_keyframe(other, r.u8().ok())),
+        other => Some(other == SPS),
     }
 }
 
@@ -85,12 +71,9 @@ mod tests {
 
     #[test]
     fn single_nal_units() {
-        assert!(is_keyframe(&IDR_NAL));
-        // A later slice of the IDR picture (first_mb_in_slice = 1: bits 010).
-        assert!(!is_keyframe(&[0x65, 0x48, 0x84, 0x00]));
-        // An IDR NAL header with nothing after it.
-        assert!(!is_keyframe(&[0x65]));
         assert!(is_keyframe(&SPS_NAL));
+        // An IDR slice without the SPS before it is no place to start.
+        assert!(!is_keyframe(&IDR_NAL));
         assert!(!is_keyframe(&PPS_NAL));
         assert!(!is_keyframe(&SLICE_NAL));
         // SEI, access unit delimiter.
@@ -102,27 +85,21 @@ mod tests {
     fn stap_a_with_parameter_sets_and_idr() {
         assert!(is_keyframe(&stap_a(&[&SPS_NAL, &PPS_NAL])));
         assert!(is_keyframe(&stap_a(&[&SPS_NAL, &PPS_NAL, &IDR_NAL])));
-        assert!(is_keyframe(&stap_a(&[&PPS_NAL, &IDR_NAL])));
+        assert!(is_keyframe(&stap_a(&[&PPS_NAL, &SPS_NAL])));
+        assert!(!is_keyframe(&stap_a(&[&PPS_NAL, &IDR_NAL])));
         assert!(!is_keyframe(&stap_a(&[&PPS_NAL, &SLICE_NAL])));
         assert!(!is_keyframe(&stap_a(&[])));
-        // A later IDR slice, and an IDR NAL unit with no slice header, start nothing.
-        assert!(!is_keyframe(&stap_a(&[&PPS_NAL, &[0x65, 0x48, 0x84]])));
-        assert!(!is_keyframe(&stap_a(&[&PPS_NAL, &[0x65]])));
     }
 
     #[test]
     fn fu_a_fragments() {
-        // FU indicator (NRI 3, type 28), FU header S=1 type 5, then slice data.
-        assert!(is_keyframe(&[0x7C, 0x85, 0x88, 0x84, 0x00]));
-        // Middle and end fragments of the IDR.
-        assert!(!is_keyframe(&[0x7C, 0x05, 0x11, 0x22]));
-        assert!(!is_keyframe(&[0x7C, 0x45, 0x11, 0x22]));
-        // First fragment of a later slice of the IDR picture.
-        assert!(!is_keyframe(&[0x7C, 0x85, 0x48, 0x84, 0x00]));
-        // First fragment of an SPS, and an IDR start with no slice data.
+        // FU indicator (NRI 3, type 28), FU header S=1 type 7: the start of an SPS.
         assert!(is_keyframe(&[0x7C, 0x87, 0x42, 0xC0]));
-        assert!(!is_keyframe(&[0x7C, 0x85]));
-        // Start of a non-IDR slice.
+        // Its middle and end fragments.
+        assert!(!is_keyframe(&[0x7C, 0x07, 0x42, 0xC0]));
+        assert!(!is_keyframe(&[0x7C, 0x47, 0x42, 0xC0]));
+        // The start of an IDR slice, and of a non-IDR slice.
+        assert!(!is_keyframe(&[0x7C, 0x85, 0x88, 0x84, 0x00]));
         assert!(!is_keyframe(&[0x5C, 0x81, 0x9A, 0x02]));
         // Truncated: no FU header.
         assert!(!is_keyframe(&[0x7C]));
@@ -130,13 +107,14 @@ mod tests {
 
     #[test]
     fn truncated_stap_a_is_not_a_keyframe() {
-        let p = stap_a(&[&PPS_NAL, &IDR_NAL]);
-        // The IDR's header byte is at 1 + 2 + 4 + 2.
+        let p = stap_a(&[&PPS_NAL, &SPS_NAL]);
+        // The SPS's header byte is at 1 + 2 + 4 + 2.
         for end in 0..9 {
             assert!(!is_keyframe(&p[..end]), "truncated at {end}");
         }
+        assert!(is_keyframe(&p));
         // A size running past the end ends the scan.
-        assert!(!is_keyframe(&[0x78, 0x00, 0x40, 0x65, 0x88]));
+        assert!(!is_keyframe(&[0x78, 0x00, 0x40, 0x67, 0x42]));
         assert!(!is_keyframe(&[0x78, 0x00]));
     }
 }

@@ -8,8 +8,9 @@
 //! ```
 //! use quietroom_router::codec::{Codec, is_keyframe};
 //!
-//! // H.264 single NAL unit packet carrying an IDR slice (type 5).
-//! assert!(is_keyframe(Codec::H264, &[0x65, 0x88, 0x84, 0x00]));
+//! // H.264 single NAL unit packet carrying a sequence parameter set (type 7), which a WebRTC
+//! // sender puts just before each IDR picture.
+//! assert!(is_keyframe(Codec::H264, &[0x67, 0x42, 0xC0, 0x1F]));
 //! // A non-IDR slice (type 1).
 //! assert!(!is_keyframe(Codec::H264, &[0x41, 0x9A, 0x02]));
 //! assert!(!is_keyframe(Codec::Opus, &[0x78, 0x01]));

@@ -9,12 +9,13 @@
 //! What the router sent is read back before encryption (`webrtc/observed.rs`): the
 //! subscriber's stream starts on a keyframe and moves to another layer only where that
 //! layer's keyframe begins, judged by webrtc-rs's depacketizers (`rtc-rtp`) as well as by the
-//! router's own detection; its sequence numbers run on by one and its timestamps never go
-//! back. The depacketizer check is the proof: with the router's H.264 detection broken on
+//! router's own detection; every sequence number is sent (resends and padding included) and
+//! timestamps never go back. The depacketizer check is the proof: with the router's H.264 detection broken on
 //! purpose (any slice start a keyframe), Chromium went on decoding without asking for a
 //! keyframe, and only that check failed. Chromium's statistics still must show no PLI or FIR
-//! from the subscriber. The link loses every 40th media packet, which Chromium NACKs and the
-//! router resends over RTX. VP9 goes on to the base temporal layer only (its descriptor
+//! from the subscriber. The link to the subscriber loses every 40th media packet, which
+//! Chromium NACKs and the router resends over RTX; the publisher's uplink loses every 50th,
+//! which the router NACKs and Chromium resends over RTX. VP9 goes on to the base temporal layer only (its descriptor
 //! names each picture's TID): it keeps decoding at a quarter of the frame rate with only TID
 //! 0 sent, and its picture IDs are checked as the VP8 test checks them.
 //!
@@ -136,6 +137,7 @@ fn switch_layers(codec: &str) {
     );
     let (mut sfu, answers) = Sfu::answering(&[(&publisher, true), (&subscriber, false)]);
     sfu.lose_every = Some(40);
+    sfu.lose_uplink_every = Some(50);
     peer.answer(&answers[0], &answers[1]);
 
     let s = sfu.legs[1].id;
@@ -226,19 +228,37 @@ fn switch_layers(codec: &str) {
             _ => {}
         }
     }
+    // The uplink clears; what it lost last is resent within a few round trips.
+    sfu.lose_uplink_every = None;
+    let drain = Instant::now();
+    while drain.elapsed() < Duration::from_millis(300) {
+        sfu.step();
+    }
     drop(peer.stdin);
     let _ = peer.child.wait();
     let stats = sfu.router.stats();
     eprintln!("{codec}: router {stats:?}, layer switches {switches:?}");
     eprintln!(
-        "{codec}: lost on the way {} of {} video packets; Chromium NACKed {}",
-        sfu.media_lost, sfu.media_sent, page.nacks
+        "{codec}: lost on the way {} of {} video packets; Chromium NACKed {}; the uplink lost \
+         {} of {}, never resent {:?}",
+        sfu.media_lost,
+        sfu.media_sent,
+        page.nacks,
+        sfu.uplink_lost,
+        sfu.uplink_received,
+        sfu.uplink_unrepaired()
     );
     assert!(sfu.dropped.is_empty(), "{:?}", sfu.dropped);
     assert!(switches.len() >= 3, "first layer, up, down: {switches:?}");
     assert!(
         page.nacks > 0 && stats.retransmitted > 0,
         "{page:?} {stats:?}"
+    );
+    // The router asked Chromium for what its uplink lost (and `check_switches` finds every
+    // sequence number sent, so the resends made it through).
+    assert!(
+        sfu.uplink_lost > 0 && stats.publisher_nacks > 0,
+        "{stats:?}"
     );
 
     let checked = check_switches(&sfu, codec);
@@ -249,7 +269,8 @@ fn switch_layers(codec: &str) {
     assert!(page.keyframes >= 3, "{page:?}");
     if codec == "VP9" {
         // Picture IDs continuous across the switches and the temporal layers left out.
-        let numbering = webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs, sfu.codec);
+        let numbering =
+            webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs_resolved(), sfu.codec);
         eprintln!("{codec}: picture numbering checked: {numbering:?}");
         assert!(numbering.pictures > 60, "{numbering:?}");
         let references = check_vp9_references(&sfu);
@@ -277,11 +298,14 @@ fn switch_layers(codec: &str) {
             "{} packets on the base layer",
             after.len()
         );
-        assert!(
-            after.iter().all(|p| p.temporal_id == Some(0)),
-            "{:?}",
-            after.iter().map(|p| p.temporal_id).collect::<Vec<_>>()
-        );
+        // (Padding-only packets, which fill the numbers of late packets left out, have no
+        // descriptor.)
+        let media_tids: Vec<Option<u8>> = after
+            .iter()
+            .filter(|p| !p.payload.0.is_empty())
+            .map(|p| p.temporal_id)
+            .collect();
+        assert!(media_tids.iter().all(|&t| t == Some(0)), "{media_tids:?}");
     }
 }
 
@@ -301,7 +325,7 @@ struct References {
 /// no picture the subscriber was sent at all; never to another picture.
 fn check_vp9_references(sfu: &Sfu) -> References {
     let sent = sfu.sent.lock().unwrap().clone();
-    let inputs = sfu.inputs.lock().unwrap().clone();
+    let inputs = sfu.inputs_resolved();
     // Output picture ID -> (publisher SSRC, input picture ID), for the pictures sent.
     let mut pictures = std::collections::HashMap::new();
     let mut found = References::default();
@@ -348,45 +372,76 @@ fn media_sent(sfu: &Sfu) -> usize {
 /// What [`check_switches`] found in the subscriber's stream.
 #[derive(Debug, Default)]
 struct Switches {
-    /// Media packets sent (not resends).
+    /// Media packets sent, each sequence number once.
     packets: usize,
     /// Runs of packets from one publisher stream (the first stream, then one per switch),
     /// each checked to begin with a keyframe.
     streams: usize,
     /// Packets that start a keyframe, by the router's detection.
     keyframes: usize,
+    /// Padding-only packets among the sequence numbers.
+    fillers: usize,
 }
 
-/// Checks the media the router sent the subscriber, in the order it sent it:
+/// Checks the media the router sent the subscriber, in sequence-number order, counting
+/// resends over RTX (which fill what the publisher's uplink lost, when it came back after
+/// the packets behind it) and padding-only packets (which fill the number of a late packet
+/// left out):
+/// - every sequence number from the first to the last was sent;
+/// - timestamps of media packets never go back (modulo 2^32);
 /// - the first frame, and the first frame after each change of publisher stream, is a
 ///   keyframe by webrtc-rs's depacketizers (`rtc-rtp`, not the router's code): VP9's
 ///   payload descriptor starts a frame that is not inter-predicted; AV1's aggregation header
 ///   starts a new coded video sequence; H.264's frame, reassembled, holds an SPS and an IDR
 ///   slice and no other slice;
-/// - its first packet is one the router's own detection calls a keyframe start;
-/// - sequence numbers step by exactly one and timestamps never go back (modulo 2^32).
+/// - and its first packet is one the router's own detection calls a keyframe start.
 fn check_switches(sfu: &Sfu, codec: &str) -> Switches {
     let sent = sfu.sent.lock().unwrap().clone();
-    let inputs = sfu.inputs.lock().unwrap().clone();
-    let media: Vec<&SentVideo> = sent.iter().filter(|p| !p.rtx).collect();
+    let inputs = sfu.inputs_resolved();
     let ssrc = |p: &SentVideo| {
         p.input
             .and_then(|i| inputs.get(i))
             .map(|i| i.ssrc)
             .expect("each copy comes from a publisher's packet")
     };
-    let mut found = Switches {
-        packets: media.len(),
-        ..Switches::default()
-    };
+    // Each sequence number once (a resend repeats its original), unwrapped relative to the
+    // previous one sent, in sequence-number order.
+    let mut all: Vec<(i64, &SentVideo)> = Vec::new();
+    let mut last: Option<i64> = None;
+    for p in &sent {
+        let ext = last.map_or(i64::from(p.sequence), |l| {
+            l + i64::from(p.sequence.wrapping_sub(l as u16) as i16)
+        });
+        last = Some(ext);
+        all.push((ext, p));
+    }
+    all.sort_by_key(|(ext, _)| *ext);
+    all.dedup_by_key(|(ext, _)| *ext);
+    let mut found = Switches::default();
+    let i_of = |ext: i64| all.iter().position(|(e, _)| *e == ext).unwrap_or(0);
+    for w in all.windows(2) {
+        let ((a, p), (b, q)) = (w[0], w[1]);
+        assert_eq!(
+            b,
+            a + 1,
+            "sequence number {} never sent ({} before the end): after {p:?}, {q:?}; the uplink \
+             lost {:?} and never resent {:?}",
+            a + 1,
+            all.len() - i_of(a),
+            sfu.uplink_dropped,
+            sfu.uplink_unrepaired()
+        );
+    }
+    // The media, padding aside.
+    let media: Vec<&SentVideo> = all
+        .iter()
+        .map(|(_, p)| *p)
+        .filter(|p| !p.payload.0.is_empty())
+        .collect();
+    found.packets = media.len();
     for (i, p) in media.iter().enumerate() {
         found.keyframes += usize::from(p.keyframe);
         if let Some(last) = i.checked_sub(1).map(|j| media[j]) {
-            assert_eq!(
-                p.sequence,
-                last.sequence.wrapping_add(1),
-                "sequence numbers run on by one: {p:?}"
-            );
             assert!(
                 p.timestamp.wrapping_sub(last.timestamp) < 1 << 31,
                 "timestamp goes back from {}: {p:?}",
@@ -415,6 +470,7 @@ fn check_switches(sfu: &Sfu, codec: &str) -> Switches {
         );
         found.streams += 1;
     }
+    found.fillers = all.len() - media.len();
     found
 }
 

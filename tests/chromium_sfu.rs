@@ -402,7 +402,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     assert!(stats.forwarded > 0);
     // Each of Chromium's layers numbers its pictures on its own; the subscriber's numbering
     // is continuous across the switches, and resends repeat their original's numbers.
-    let numbering = webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs, sfu.codec);
+    let numbering = webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs_resolved(), sfu.codec);
     eprintln!("picture numbering checked: {numbering:?}");
     assert!(
         numbering.pictures > 60 && numbering.with_tl0_pic_idx > 60,

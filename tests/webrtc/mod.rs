@@ -30,7 +30,8 @@ use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
 // Each test crate uses part of the harness.
 #[allow(unused_imports)]
 pub(crate) use observed::{
-    InputLog, KeyframeEvent, KeyframeLog, Observed, SentLog, SentVideo, check_picture_numbering,
+    InputLog, InputVideo, KeyframeEvent, KeyframeLog, Observed, SentLog, SentVideo,
+    check_picture_numbering,
 };
 
 pub(crate) const VIDEO: TrackId = TrackId(1);
@@ -219,6 +220,9 @@ impl Offer {
 pub(crate) struct Leg {
     pub(crate) id: ParticipantId,
     pub(crate) publisher: bool,
+    /// The media and RTX payload types its offer gave.
+    pub(crate) pt: u8,
+    pub(crate) rtx: Option<u8>,
     pub(crate) ufrag: String,
     pub(crate) pwd: String,
     pub(crate) remote_ufrag: String,
@@ -248,6 +252,15 @@ pub(crate) struct Sfu {
     /// Media packets toward subscribers so far, and how many of them were lost.
     pub(crate) media_sent: u64,
     pub(crate) media_lost: u64,
+    /// Loss on publishers' uplinks: every this-many-th media packet (the offer's payload type,
+    /// not RTX) a publisher sends is dropped before the router sees it, so the router must
+    /// NACK it and the publisher resend it.
+    pub(crate) lose_uplink_every: Option<u64>,
+    /// Media packets from publishers so far, and how many of them were dropped.
+    pub(crate) uplink_received: u64,
+    pub(crate) uplink_lost: u64,
+    /// What the uplink lost: (SSRC, sequence number).
+    pub(crate) uplink_dropped: Vec<(u32, u16)>,
     /// Per leg: its track is published, or its subscription made.
     wired: Vec<bool>,
 }
@@ -268,6 +281,8 @@ impl Sfu {
             .map(|(i, (offer, publisher))| Leg {
                 id: ParticipantId(i as u64 + 1),
                 publisher: *publisher,
+                pt: offer.pt,
+                rtx: offer.rtx,
                 ufrag: format!("quietroom{i}"),
                 pwd: format!("quietroomicepassword{i:04}"),
                 remote_ufrag: offer.ufrag.clone(),
@@ -308,6 +323,10 @@ impl Sfu {
             lose_every: None,
             media_sent: 0,
             media_lost: 0,
+            lose_uplink_every: None,
+            uplink_received: 0,
+            uplink_lost: 0,
+            uplink_dropped: Vec::new(),
             wired: vec![false; offers.len()],
         };
         (sfu, answers)
@@ -344,6 +363,37 @@ impl Sfu {
                 self.wired[s] = true;
             }
         }
+    }
+
+    /// The publishers' packets as the router decrypted them ([`Sfu::inputs`]), each resend
+    /// named by the media SSRC it repairs (the router learned which from repaired-RID).
+    pub(crate) fn inputs_resolved(&self) -> Vec<InputVideo> {
+        let now = Instant::now();
+        let layers: Vec<_> = (0..self.legs.len())
+            .flat_map(|i| self.router.layer_states(now, Sfu::track_of(i)))
+            .collect();
+        let mut inputs = self.inputs.lock().unwrap().clone();
+        for input in inputs.iter_mut().filter(|i| i.rtx) {
+            if let Some(ssrc) = layers
+                .iter()
+                .find(|l| l.rtx_ssrc == Some(input.ssrc))
+                .and_then(|l| l.ssrc)
+            {
+                input.ssrc = ssrc;
+            }
+        }
+        inputs
+    }
+
+    /// What the uplink lost and the publisher never resent (by the time of the call):
+    /// (SSRC, sequence number).
+    pub(crate) fn uplink_unrepaired(&self) -> Vec<(u32, u16)> {
+        let inputs = self.inputs_resolved();
+        self.uplink_dropped
+            .iter()
+            .filter(|&&(ssrc, seq)| !inputs.iter().any(|i| i.ssrc == ssrc && i.sequence == seq))
+            .copied()
+            .collect()
     }
 
     /// The track publisher leg `i` publishes: [`VIDEO`] for leg 0.
@@ -431,6 +481,7 @@ impl Sfu {
                                 Observed::new(
                                     *session,
                                     self.codec,
+                                    leg.rtx,
                                     self.sent.clone(),
                                     self.inputs.clone(),
                                     self.keyframes.clone(),
@@ -447,6 +498,19 @@ impl Sfu {
                 };
                 let outcome = if matches!(datagram.get(1), Some(192..=223)) {
                     self.router.handle_rtcp(now, leg.id, datagram)
+                } else if leg.publisher
+                    && datagram.get(1).map(|b| b & 0x7F) == Some(leg.pt)
+                    && let Some(n) = self.lose_uplink_every
+                {
+                    self.uplink_received += 1;
+                    if self.uplink_received % n == 0 {
+                        self.uplink_lost += 1;
+                        if let Ok(header) = quietroom::router::rtp::RtpHeader::parse(datagram) {
+                            self.uplink_dropped.push((header.ssrc, header.sequence));
+                        }
+                        return;
+                    }
+                    self.router.handle_rtp(now, leg.id, datagram)
                 } else {
                     self.router.handle_rtp(now, leg.id, datagram)
                 };

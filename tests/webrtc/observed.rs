@@ -50,7 +50,15 @@ pub(crate) type SentLog = Arc<Mutex<Vec<SentVideo>>>;
 /// One packet a publisher sent the router, as decrypted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct InputVideo {
+    /// Its SSRC; for a resend, the RTX stream's until [`Sfu::inputs_resolved`] names the
+    /// media stream it repairs.
+    ///
+    /// [`Sfu::inputs_resolved`]: super::Sfu::inputs_resolved
     pub(crate) ssrc: u32,
+    /// A resend over RTX (its numbers read after the OSN).
+    pub(crate) rtx: bool,
+    /// Its sequence number (for a resend, the original's: the OSN).
+    pub(crate) sequence: u16,
     pub(crate) timestamp: u32,
     pub(crate) picture_id: Option<u16>,
     pub(crate) tl0_pic_idx: Option<u8>,
@@ -76,6 +84,8 @@ pub(crate) struct Observed {
     session: SrtpSession,
     /// The video codec, to read payloads with.
     codec: Codec,
+    /// The RTX payload type the participant's offer gave, to tell its resends.
+    rtx_pt: Option<u8>,
     log: SentLog,
     inputs: InputLog,
     keyframes: KeyframeLog,
@@ -85,6 +95,7 @@ impl Observed {
     pub(crate) fn new(
         session: SrtpSession,
         codec: Codec,
+        rtx_pt: Option<u8>,
         log: SentLog,
         inputs: InputLog,
         keyframes: KeyframeLog,
@@ -92,6 +103,7 @@ impl Observed {
         Observed {
             session,
             codec,
+            rtx_pt,
             log,
             inputs,
             keyframes,
@@ -155,8 +167,16 @@ impl MediaCrypto for Observed {
     fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         let n = self.session.unprotect_rtp(buf)?;
         if let Ok(header) = RtpHeader::parse(&buf[..n]) {
-            let (keyframe, fields) = inspect(self.codec, header.payload(&buf[..n]));
-            if keyframe {
+            let rtx = Some(header.payload_type) == self.rtx_pt;
+            let payload = header.payload(&buf[..n]);
+            // A resend's payload starts with the original's sequence number (OSN).
+            let (sequence, payload) = match payload.split_first_chunk::<2>() {
+                Some((osn, rest)) if rtx => (u16::from_be_bytes(*osn), rest),
+                _ if rtx => (header.sequence, &[][..]),
+                _ => (header.sequence, payload),
+            };
+            let (keyframe, fields) = inspect(self.codec, payload);
+            if keyframe && !rtx {
                 self.keyframe_event(KeyframeEvent::Arrived(header.ssrc));
             }
             self.inputs
@@ -164,6 +184,8 @@ impl MediaCrypto for Observed {
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(InputVideo {
                     ssrc: header.ssrc,
+                    rtx,
+                    sequence,
                     timestamp: header.timestamp,
                     picture_id: fields.and_then(|f| f.picture_id()),
                     tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
@@ -238,13 +260,13 @@ const MAX_STEP: u16 = 3;
 /// difference. A picture the publisher skipped (or its uplink lost) still shows. Across a
 /// layer switch the step is 1 to [`MAX_STEP`]. Each retransmission carries the numbers of
 /// its original. Panics with the first violation.
-pub(crate) fn check_picture_numbering(log: &SentLog, inputs: &InputLog, codec: Codec) -> Numbering {
+pub(crate) fn check_picture_numbering(
+    log: &SentLog,
+    inputs: &[InputVideo],
+    codec: Codec,
+) -> Numbering {
     let gaps_kept = codec == Codec::Vp9;
     let sent = log.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    let inputs = inputs
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
     let mut media: Vec<(u64, &SentVideo)> = Vec::new();
     let mut last: Option<u64> = None;
     for p in sent.iter().filter(|p| !p.rtx) {
@@ -276,7 +298,7 @@ pub(crate) fn check_picture_numbering(log: &SentLog, inputs: &InputLog, codec: C
             } else {
                 numbering.pictures += 1;
                 let step = id1.wrapping_sub(id0) & 0x7FFF;
-                match source_step(&inputs, a.input, b.input) {
+                match source_step(inputs, a.input, b.input) {
                     Some((source, left_out)) => {
                         let left_out = if gaps_kept { 0 } else { left_out };
                         assert_eq!(
@@ -300,7 +322,7 @@ pub(crate) fn check_picture_numbering(log: &SentLog, inputs: &InputLog, codec: C
             // Within one publisher stream, the step is the publisher's own: the router
             // never leaves out a base-layer picture (an encoder under load may skip one).
             // Across a layer switch, the same or the next.
-            match source_tl0_step(&inputs, a.input, b.input) {
+            match source_tl0_step(inputs, a.input, b.input) {
                 Some(source) => assert_eq!(
                     t1.wrapping_sub(t0),
                     source,
@@ -349,7 +371,8 @@ fn source_tl0_step(inputs: &[InputVideo], from: Option<usize>, to: Option<usize>
 
 /// For two pictures sent from the publisher's packets `from` and `to` (indices into
 /// `inputs`) of the same stream: how far the publisher's picture ID stepped, and how many
-/// pictures of that stream the router received in between (and so left out). `None` when
+/// pictures of that stream the router received in between (and so left out; resends over
+/// RTX are not new pictures). `None` when
 /// they come from different streams (a layer switch) or carry no picture ID.
 fn source_step(
     inputs: &[InputVideo],
@@ -364,7 +387,7 @@ fn source_step(
     }
     let mut between: Vec<u16> = inputs[i + 1..j]
         .iter()
-        .filter(|v| v.ssrc == a.ssrc)
+        .filter(|v| v.ssrc == a.ssrc && !v.rtx)
         .filter_map(|v| v.picture_id)
         .filter(|&id| id != id0 && id != id1)
         .collect();

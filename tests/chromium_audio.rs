@@ -24,13 +24,11 @@
 mod webrtc;
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use quietroom::router::{Kind, ParticipantId, RouterEvent};
 use serde_json::Value;
-use webrtc::{PeerProcess, Sfu};
+use webrtc::Sfu;
 
 /// A subscriber's `inbound-rtp` audio statistics (see `chromium_audio.js`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -64,24 +62,9 @@ impl Heard {
 
 #[test]
 fn chromium_opus_through_the_router_with_active_speaker() {
-    let Some(chromium) = webrtc::peer(
-        "Chromium",
-        PathBuf::from(std::env::var_os("CHROMIUM").unwrap_or("/usr/bin/chromium".into())),
-        &["--version"],
-    ) else {
+    let Some(mut peer) = webrtc::chromium("chromium_audio.js", &[]) else {
         return;
     };
-    let playwright = webrtc::root().join(".peers/node/node_modules/playwright-core");
-    let require = format!("require({:?})", playwright.display().to_string());
-    let Some(node) = webrtc::peer("Chromium", PathBuf::from("node"), &["-e", &require]) else {
-        return;
-    };
-    let mut command = Command::new(node);
-    command
-        .arg(webrtc::root().join("tests/peers/chromium_audio.js"))
-        .env("PLAYWRIGHT_CORE", &playwright)
-        .env("CHROMIUM", &chromium);
-    let mut peer = PeerProcess::spawn(command);
     let names = ["a", "b", "sa", "sb"];
     let offers = peer.named_offers(&names, Duration::from_secs(60));
     for offer in &offers {

@@ -33,8 +33,6 @@
 
 mod webrtc;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -44,8 +42,8 @@ use rtc_rtp::codec::av1::Av1Depacketizer;
 use rtc_rtp::codec::h264::H264Packet;
 use rtc_rtp::codec::vp9::Vp9Packet;
 use rtc_rtp::packetizer::Depacketizer;
-use serde_json::Value;
-use webrtc::{PeerProcess, SentVideo, Sfu, VIDEO};
+
+use webrtc::{Page, SentVideo, Sfu, VIDEO};
 
 /// One Chromium at a time.
 static CHROMIUM: Mutex<()> = Mutex::new(());
@@ -65,69 +63,11 @@ fn av1_simulcast_switches_layers_on_keyframes() {
     switch_layers("AV1");
 }
 
-/// What the page reported last (see `chromium_room.js`).
-#[derive(Debug, Default)]
-struct Page {
-    decoded: u64,
-    width: u64,
-    nacks: u64,
-    /// Keyframe requests the subscriber sent (PLI, FIR), and keyframes it decoded.
-    plis: u64,
-    firs: u64,
-    keyframes: u64,
-    /// Per RID, the width Chromium encodes it at now (0: not sent).
-    sent: Vec<(String, u64)>,
-}
-
-impl Page {
-    fn from(v: &Value) -> Page {
-        Page {
-            decoded: v["decoded"].as_u64().unwrap_or(0),
-            width: v["width"].as_u64().unwrap_or(0),
-            nacks: v["nacks"].as_u64().unwrap_or(0),
-            plis: v["plis"].as_u64().unwrap_or(0),
-            firs: v["firs"].as_u64().unwrap_or(0),
-            keyframes: v["keyframes"].as_u64().unwrap_or(0),
-            sent: v["sent"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(rid, w)| (rid.clone(), w.as_u64().unwrap_or(0)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
-
-    fn sent_width(&self, rid: &str) -> u64 {
-        self.sent
-            .iter()
-            .find(|(r, _)| r == rid)
-            .map_or(0, |(_, w)| *w)
-    }
-}
-
 fn switch_layers(codec: &str) {
     let _turn = CHROMIUM.lock().unwrap_or_else(PoisonError::into_inner);
-    let Some(chromium) = webrtc::peer(
-        "Chromium",
-        PathBuf::from(std::env::var_os("CHROMIUM").unwrap_or("/usr/bin/chromium".into())),
-        &["--version"],
-    ) else {
+    let Some(mut peer) = webrtc::chromium("chromium_room.js", &[("CODEC", codec)]) else {
         return;
     };
-    let playwright = webrtc::root().join(".peers/node/node_modules/playwright-core");
-    let require = format!("require({:?})", playwright.display().to_string());
-    let Some(node) = webrtc::peer("Chromium", PathBuf::from("node"), &["-e", &require]) else {
-        return;
-    };
-    let mut command = Command::new(node);
-    command
-        .arg(webrtc::root().join("tests/peers/chromium_room.js"))
-        .env("PLAYWRIGHT_CORE", &playwright)
-        .env("CHROMIUM", &chromium)
-        .env("CODEC", codec);
-    let mut peer = PeerProcess::spawn(command);
     let (publisher, subscriber) = peer.offers(Duration::from_secs(60));
     assert_eq!(publisher.rids, ["q", "h", "f"], "Chromium offers simulcast");
     assert_eq!(
@@ -168,9 +108,7 @@ fn switch_layers(codec: &str) {
             }
         }
         sfu.wire(&publisher, &subscriber);
-        while let Ok(line) = peer.lines.try_recv() {
-            page = Page::from(&serde_json::from_str(&line).unwrap());
-        }
+        page.update(&peer);
         let now = Instant::now();
         match phase {
             0 if page.decoded >= 30 => {
@@ -179,16 +117,8 @@ fn switch_layers(codec: &str) {
                 (phase, phase_start, decoded_at_phase) = (1, now, page.decoded);
             }
             1 => {
-                // Chromium turns its upper encodings on as its estimate (from the router's
-                // transport-wide CC feedback) grows; on a busy machine it may hold `f` off,
-                // and `h` decoded for 30 frames will do after 10 s.
-                let upper = [page.sent_width("h"), page.sent_width("f")];
                 let waited = now - phase_start;
-                if page.width > page.sent_width("q")
-                    && upper.contains(&page.width)
-                    && page.decoded >= decoded_at_phase + 30
-                    && (page.width == page.sent_width("f") || waited > Duration::from_secs(10))
-                {
+                if page.at_upper_layer(decoded_at_phase, waited) {
                     eprintln!(
                         "{codec}: up at {}px wide after {waited:?}: {page:?}",
                         page.width

@@ -26,83 +26,17 @@
 mod webrtc;
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use quietroom::router::RouterEvent;
-use serde_json::Value;
-use webrtc::{PeerProcess, Sfu, VIDEO};
 
-/// What the page reported last.
-#[derive(Debug, Default)]
-struct Page {
-    decoded: u64,
-    width: u64,
-    /// NACKs the subscriber sent, and retransmissions it received.
-    nacks: u64,
-    retransmitted: u64,
-    /// Per RID, the width Chromium encodes it at now (0: not sent).
-    sent: Vec<(String, u64)>,
-    /// RIDs whose encoding is turned off.
-    inactive: Vec<String>,
-}
-
-impl Page {
-    fn from(v: &Value) -> Page {
-        Page {
-            decoded: v["decoded"].as_u64().unwrap_or(0),
-            width: v["width"].as_u64().unwrap_or(0),
-            nacks: v["nacks"].as_u64().unwrap_or(0),
-            retransmitted: v["retransmitted"].as_u64().unwrap_or(0),
-            sent: v["sent"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(rid, w)| (rid.clone(), w.as_u64().unwrap_or(0)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            inactive: v["active"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter(|(_, on)| on.as_bool() == Some(false))
-                        .map(|(rid, _)| rid.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
-
-    fn sent_width(&self, rid: &str) -> u64 {
-        self.sent
-            .iter()
-            .find(|(r, _)| r == rid)
-            .map_or(0, |(_, w)| *w)
-    }
-}
+use webrtc::{Page, Sfu, VIDEO};
 
 #[test]
 fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
-    let Some(chromium) = webrtc::peer(
-        "Chromium",
-        PathBuf::from(std::env::var_os("CHROMIUM").unwrap_or("/usr/bin/chromium".into())),
-        &["--version"],
-    ) else {
+    let Some(mut peer) = webrtc::chromium("chromium_room.js", &[]) else {
         return;
     };
-    let playwright = webrtc::root().join(".peers/node/node_modules/playwright-core");
-    let require = format!("require({:?})", playwright.display().to_string());
-    let Some(node) = webrtc::peer("Chromium", PathBuf::from("node"), &["-e", &require]) else {
-        return;
-    };
-    let mut command = Command::new(node);
-    command
-        .arg(webrtc::root().join("tests/peers/chromium_room.js"))
-        .env("PLAYWRIGHT_CORE", &playwright)
-        .env("CHROMIUM", &chromium);
-    let mut peer = PeerProcess::spawn(command);
     let (publisher, subscriber) = peer.offers(Duration::from_secs(60));
     assert_eq!(publisher.rids, ["q", "h", "f"], "Chromium offers simulcast");
     let (mut sfu, answers) = Sfu::answering(&[(&publisher, true), (&subscriber, false)]);
@@ -222,9 +156,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
             }
         }
         sfu.wire(&publisher, &subscriber);
-        while let Ok(line) = peer.lines.try_recv() {
-            page = Page::from(&serde_json::from_str(&line).unwrap());
-        }
+        page.update(&peer);
         let now = Instant::now();
         match phase {
             0 if page.decoded >= 30 => {
@@ -233,17 +165,9 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                 (phase, phase_start, decoded_at_phase) = (1, now, page.decoded);
             }
             1 => {
-                // Up to an upper layer: Chromium enables them as its estimate (fed by the
-                // router's transport-wide CC feedback) grows, `f` within about a second on an
-                // idle machine. On a busy one it may pause them again; any upper layer decoded
-                // for 30 frames will do.
-                let upper = [page.sent_width("h"), page.sent_width("f")];
+                // Up to an upper layer (`Page::at_upper_layer`).
                 let waited = now - phase_start;
-                if page.width > page.sent_width("q")
-                    && upper.contains(&page.width)
-                    && page.decoded >= decoded_at_phase + 30
-                    && (page.width == page.sent_width("f") || waited > Duration::from_secs(10))
-                {
+                if page.at_upper_layer(decoded_at_phase, waited) {
                     best = page.width;
                     best_spatial = current_spatial(&sfu);
                     eprintln!("up at {}px wide after {waited:?}: {page:?}", page.width);

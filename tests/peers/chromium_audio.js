@@ -16,30 +16,10 @@
 // Usage: node chromium_audio.js   (PLAYWRIGHT_CORE: where playwright-core is installed;
 // CHROMIUM: the browser, default /usr/bin/chromium)
 
-const path = require('path');
-const { lineQueue } = require('./lines');
-const { chromium } = require(process.env.PLAYWRIGHT_CORE
-  ? path.resolve(process.env.PLAYWRIGHT_CORE)
-  : 'playwright-core');
+const { launch, lineQueue, serve } = require('./common');
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows',
-    ],
-  });
+  const browser = await launch(['--autoplay-policy=no-user-gesture-required']);
   const page = await browser.newPage();
   await page.setContent('<audio id="sa" autoplay></audio><audio id="sb" autoplay></audio>');
   const offers = await page.evaluate(async () => {
@@ -95,54 +75,38 @@ async function main() {
     }
   }, answers);
 
-  let done = false;
-  const commands = async () => {
-    for (;;) {
-      const line = await next();
-      let command = null;
-      try {
-        command = line && JSON.parse(line);
-      } catch (e) {
-        command = null;
-      }
-      if (!command || !Array.isArray(command.gains)) {
-        done = true;
-        return;
-      }
-      await page.evaluate((gains) => {
+  await serve(
+    next,
+    'gains',
+    (gains) =>
+      page.evaluate((gains) => {
         window.room.gains.forEach((g, i) => {
           g.gain.value = gains[i];
         });
-      }, command.gains);
-    }
-  };
-  commands();
-  const deadline = Date.now() + 300_000;
-  while (!done && Date.now() < deadline) {
-    const stats = await page.evaluate(async () => {
-      const out = { states: [] };
-      for (const [name, pc] of Object.entries(window.room.pcs)) {
-        out.states.push(pc.connectionState);
-        if (!name.startsWith('s')) continue;
-        out[name] = { packets: 0, level: 0, energy: 0, duration: 0, samples: 0, concealed: 0 };
-        (await pc.getStats()).forEach((s) => {
-          if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-            out[name] = {
-              packets: s.packetsReceived || 0,
-              level: s.audioLevel || 0,
-              energy: s.totalAudioEnergy || 0,
-              duration: s.totalSamplesDuration || 0,
-              samples: s.totalSamplesReceived || 0,
-              concealed: s.concealedSamples || 0,
-            };
-          }
-        });
-      }
-      return out;
-    });
-    console.log(JSON.stringify(stats));
-    await new Promise((r) => setTimeout(r, 250));
-  }
+      }, gains),
+    () =>
+      page.evaluate(async () => {
+        const out = { states: [] };
+        for (const [name, pc] of Object.entries(window.room.pcs)) {
+          out.states.push(pc.connectionState);
+          if (!name.startsWith('s')) continue;
+          out[name] = { packets: 0, level: 0, energy: 0, duration: 0, samples: 0, concealed: 0 };
+          (await pc.getStats()).forEach((s) => {
+            if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+              out[name] = {
+                packets: s.packetsReceived || 0,
+                level: s.audioLevel || 0,
+                energy: s.totalAudioEnergy || 0,
+                duration: s.totalSamplesDuration || 0,
+                samples: s.totalSamplesReceived || 0,
+                concealed: s.concealedSamples || 0,
+              };
+            }
+          });
+        }
+        return out;
+      }),
+  );
   await browser.close();
 }
 

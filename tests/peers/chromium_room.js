@@ -22,30 +22,10 @@
 // Usage: node chromium_room.js   (PLAYWRIGHT_CORE: where playwright-core is installed;
 // CHROMIUM: the browser, default /usr/bin/chromium)
 
-const path = require('path');
-const { lineQueue } = require('./lines');
-const { chromium } = require(process.env.PLAYWRIGHT_CORE
-  ? path.resolve(process.env.PLAYWRIGHT_CORE)
-  : 'playwright-core');
+const { launch, lineQueue, serve } = require('./common');
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--allow-loopback-in-peer-connection',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      // Keep timers and rendering going in a page nobody looks at.
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows',
-    ],
-  });
+  const browser = await launch([]);
   const page = await browser.newPage();
   await page.setContent('<video id="v" autoplay muted playsinline></video>');
   const codec = process.env.CODEC || null;
@@ -131,60 +111,44 @@ async function main() {
     await window.room.subscriber.setRemoteDescription({ type: 'answer', sdp: answers.subscriber });
   }, answers);
 
-  let done = false;
-  const commands = async () => {
-    for (;;) {
-      const line = await next();
-      let command = null;
-      try {
-        command = line && JSON.parse(line);
-      } catch (e) {
-        command = null;
-      }
-      if (!command || !Array.isArray(command.active)) {
-        done = true;
-        return;
-      }
-      await page.evaluate(async (active) => {
+  await serve(
+    next,
+    'active',
+    (active) =>
+      page.evaluate(async (active) => {
         const sender = window.room.publisher.getSenders()[0];
         const parameters = sender.getParameters();
         parameters.encodings.forEach((e, i) => {
           e.active = active[i] !== false;
         });
         await sender.setParameters(parameters);
-      }, command.active);
-    }
-  };
-  commands();
-  const deadline = Date.now() + 300_000;
-  while (!done && Date.now() < deadline) {
-    const stats = await page.evaluate(async () => {
-      const out = { decoded: 0, width: 0, height: 0, sent: {}, active: {} };
-      (await window.room.subscriber.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') {
-          out.decoded = s.framesDecoded || 0;
-          out.width = s.frameWidth || 0;
-          out.height = s.frameHeight || 0;
-          out.nacks = s.nackCount || 0;
-          out.retransmitted = s.retransmittedPacketsReceived || 0;
-          out.plis = s.pliCount || 0;
-          out.firs = s.firCount || 0;
-          out.keyframes = s.keyFramesDecoded || 0;
-        }
-      });
-      (await window.room.publisher.getStats()).forEach((s) => {
-        if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) {
-          out.sent[s.rid] = s.frameWidth || 0;
-          out.active[s.rid] = s.active !== false;
-        }
-      });
-      out.publisher = window.room.publisher.connectionState;
-      out.subscriber = window.room.subscriber.connectionState;
-      return out;
-    });
-    console.log(JSON.stringify(stats));
-    await new Promise((r) => setTimeout(r, 250));
-  }
+      }, active),
+    () =>
+      page.evaluate(async () => {
+        const out = { decoded: 0, width: 0, height: 0, sent: {}, active: {} };
+        (await window.room.subscriber.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video') {
+            out.decoded = s.framesDecoded || 0;
+            out.width = s.frameWidth || 0;
+            out.height = s.frameHeight || 0;
+            out.nacks = s.nackCount || 0;
+            out.retransmitted = s.retransmittedPacketsReceived || 0;
+            out.plis = s.pliCount || 0;
+            out.firs = s.firCount || 0;
+            out.keyframes = s.keyFramesDecoded || 0;
+          }
+        });
+        (await window.room.publisher.getStats()).forEach((s) => {
+          if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) {
+            out.sent[s.rid] = s.frameWidth || 0;
+            out.active[s.rid] = s.active !== false;
+          }
+        });
+        out.publisher = window.room.publisher.connectionState;
+        out.subscriber = window.room.subscriber.connectionState;
+        return out;
+      }),
+  );
   await browser.close();
 }
 

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 mod observed;
+mod page;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -33,6 +34,8 @@ pub(crate) use observed::{
     InputLog, InputVideo, KeyframeEvent, KeyframeLog, Observed, SentLog, SentVideo,
     check_picture_numbering,
 };
+#[allow(unused_imports)]
+pub(crate) use page::{Page, chromium};
 
 pub(crate) const VIDEO: TrackId = TrackId(1);
 pub(crate) const OUT_SSRC: u32 = 0x00DD_BA11;

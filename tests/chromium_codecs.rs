@@ -369,6 +369,9 @@ fn check_switches(sfu: &Sfu, codec: &str) -> Switches {
         .filter(|p| !p.payload.0.is_empty())
         .collect();
     found.packets = media.len();
+    // The publisher stream of the last packet sent as media (a resend's source is not known:
+    // it answers a NACK, whatever the router had just decrypted).
+    let mut stream: Option<u32> = None;
     for (i, p) in media.iter().enumerate() {
         found.keyframes += usize::from(p.keyframe);
         if let Some(last) = i.checked_sub(1).map(|j| media[j]) {
@@ -377,10 +380,11 @@ fn check_switches(sfu: &Sfu, codec: &str) -> Switches {
                 "timestamp goes back from {}: {p:?}",
                 last.timestamp
             );
-            if ssrc(p) == ssrc(last) {
-                continue;
-            }
         }
+        if p.rtx || stream == Some(ssrc(p)) {
+            continue;
+        }
+        stream = Some(ssrc(p));
         // A new stream begins: its first frame is every packet up to the next timestamp.
         let frame: Vec<&[u8]> = media[i..]
             .iter()

@@ -43,6 +43,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     // The link to the subscriber loses every 40th video packet: Chromium NACKs it and the
     // router resends it over RTX.
     sfu.lose_every = Some(40);
+    sfu.lose_uplink_every = Some(50);
     peer.answer(&answers[0], &answers[1]);
 
     let s = sfu.legs[1].id;

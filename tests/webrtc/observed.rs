@@ -371,9 +371,10 @@ fn source_tl0_step(inputs: &[InputVideo], from: Option<usize>, to: Option<usize>
 
 /// For two pictures sent from the publisher's packets `from` and `to` (indices into
 /// `inputs`) of the same stream: how far the publisher's picture ID stepped, and how many
-/// pictures of that stream the router received in between (and so left out; resends over
-/// RTX are not new pictures). `None` when
-/// they come from different streams (a layer switch) or carry no picture ID.
+/// pictures of that stream numbered between them the router received before the second, as
+/// media or as a resend (and so left out: with resends coming late, a picture left out may
+/// arrive before the first). `None` when they come from different streams (a layer switch)
+/// or carry no picture ID.
 fn source_step(
     inputs: &[InputVideo],
     from: Option<usize>,
@@ -385,11 +386,14 @@ fn source_step(
     if a.ssrc != b.ssrc || i >= j {
         return None;
     }
-    let mut between: Vec<u16> = inputs[i + 1..j]
+    let mut between: Vec<u16> = inputs[..j]
         .iter()
-        .filter(|v| v.ssrc == a.ssrc && !v.rtx)
+        .filter(|v| v.ssrc == a.ssrc)
         .filter_map(|v| v.picture_id)
-        .filter(|&id| id != id0 && id != id1)
+        .filter(|&id| {
+            let after = id.wrapping_sub(id0) & 0x7FFF;
+            after != 0 && after < (id1.wrapping_sub(id0) & 0x7FFF)
+        })
         .collect();
     between.sort_unstable();
     between.dedup();

@@ -234,18 +234,20 @@ impl PictureMunger {
             return;
         };
         let wide = fields.wide_picture_id();
-        if self
-            .newest_in
-            .is_some_and(|newest| ahead(id, newest, wide).is_none_or(|d| d == 0))
-        {
-            return;
-        }
+        let step = match self.newest_in.map(|newest| ahead(id, newest, wide)) {
+            Some(None | Some(0)) => return,
+            Some(Some(d)) => d,
+            None => 1,
+        };
         self.newest_in = Some(id);
         self.id_offset = self.id_offset.wrapping_sub(1);
-        if self.forwarded_since_change {
+        if self.forwarded_since_change || step != 1 {
+            // A new change from this picture on. (With pictures between the newest and this
+            // one still to come, late, the newest change must keep its offset for them.)
             self.push_change(source, id);
         } else {
-            // Only pictures left out since the newest change: it can take the new offset.
+            // Only pictures left out since the newest change, and none missing: it can take
+            // the new offset.
             self.changes[self.newest_change].id_offset = self.id_offset;
         }
     }

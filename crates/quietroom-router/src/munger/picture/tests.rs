@@ -231,3 +231,54 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// One layer, libwebrtc's three temporal layers (TIDs 0, 2, 1, 2), the subscriber getting
+    /// TIDs 0 and 1, two packets per picture, and some packets arriving late (lost upstream
+    /// and resent): pictures forwarded keep their order and never share a picture ID.
+    #[test]
+    fn late_packets_never_share_or_reorder_picture_ids(
+        start in 0u16..0x7FFF,
+        delays in proptest::collection::vec(prop_oneof![4 => Just(0usize), 1 => 1usize..12], 80),
+    ) {
+        let tid = |n: u16| [0u8, 2, 1, 2][usize::from(n % 4)];
+        // (arrival key, picture) for each packet: a delayed packet arrives later.
+        let mut arrivals: Vec<(usize, u16)> = (0..40u16)
+            .flat_map(|n| [n, n])
+            .enumerate()
+            .map(|(i, n)| (2 * i + 2 * delays[i] + 1, n))
+            .collect();
+        arrivals.sort_by_key(|&(key, _)| key);
+        let mut m = PictureMunger::new();
+        let mut out: std::collections::HashMap<u16, u16> = std::collections::HashMap::new();
+        // The first picture forwarded is where the subscriber starts (its keyframe); the
+        // router forwards nothing from before it.
+        let mut first = None;
+        for (_, n) in arrivals {
+            let id = (start + n) & 0x7FFF;
+            let fields = vp8(id, (n / 4) as u8);
+            if tid(n) == 2 {
+                m.skip(1, &fields);
+                continue;
+            }
+            if *first.get_or_insert(n) > n {
+                continue;
+            }
+            let got = m.map(1, &fields).picture_id;
+            if let Some(&before) = out.get(&n) {
+                prop_assert_eq!(got, before, "picture {} renumbered", n);
+            }
+            out.insert(n, got);
+        }
+        let mut pictures: Vec<(u16, u16)> = out.into_iter().collect();
+        pictures.sort_unstable();
+        for w in pictures.windows(2) {
+            let step = w[1].1.wrapping_sub(w[0].1) & 0x7FFF;
+            prop_assert!(
+                step != 0 && step < 0x4000,
+                "pictures {} and {} got {} and {}",
+                w[0].0, w[1].0, w[0].1, w[1].1
+            );
+        }
+    }
+}

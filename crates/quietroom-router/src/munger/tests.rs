@@ -530,7 +530,11 @@ proptest! {
                     }
                 }
             }
-            let _ = m.input_for(seq);
+            // A NACK is answered for exactly the numbers `input_for` names, with that input.
+            prop_assert_eq!(
+                m.for_nack(seq).map(|s| (s.ssrc, s.sequence)),
+                m.input_for(seq)
+            );
         }
     }
 

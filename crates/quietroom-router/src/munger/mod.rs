@@ -531,26 +531,17 @@ impl Munger {
     /// `None` for numbers more than [`history`](Self::history) behind the newest output, not
     /// yet used, or given up by [`Munger::skip`].
     pub fn input_for(&self, sequence: u16) -> Option<(u32, u16)> {
-        let (entry, ext) = self.entry_for(sequence)?;
-        if self.exception(ext) == Some(Fate::Skipped) {
-            return None;
-        }
-        Some((entry.source, sequence.wrapping_sub(entry.seq_offset)))
+        self.lookup(sequence)
+            .map(|(sent, _)| (sent.ssrc, sent.sequence))
     }
 
     /// What was forwarded under output `sequence`: what a retransmission must repeat. `None`
     /// where [`input_for`](Self::input_for) is, and for numbers reserved for a packet never
     /// forwarded.
     pub fn sent(&self, sequence: u16) -> Option<Sent> {
-        let (entry, ext) = self.entry_for(sequence)?;
-        match self.exception(ext) {
-            Some(Fate::Expected | Fate::Skipped) => None,
-            None | Some(Fate::FilledLate) => Some(Sent {
-                ssrc: entry.source,
-                sequence: sequence.wrapping_sub(entry.seq_offset),
-                timestamp_offset: entry.ts_offset,
-            }),
-        }
+        self.lookup(sequence)
+            .filter(|&(_, fate)| fate != Some(Fate::Expected))
+            .map(|(sent, _)| sent)
     }
 
     /// What a NACK for output `sequence` can be answered with: what [`sent`](Self::sent)
@@ -558,18 +549,24 @@ impl Munger {
     /// resends it if its cache has it). A reserved number whose packet reached the router
     /// only stays unfilled when the packet came before the switch point it belongs after: a
     /// layer switch on a keyframe whose first packet was lost upstream and resent late, after
-    /// the rest of the keyframe. `None` for numbers given up by [`Munger::skip`] and where
-    /// [`input_for`](Self::input_for) is `None`.
+    /// the rest of the keyframe. `None` where [`input_for`](Self::input_for) is `None`.
     pub fn for_nack(&self, sequence: u16) -> Option<Sent> {
+        self.lookup(sequence).map(|(sent, _)| sent)
+    }
+
+    /// The input and offsets output `sequence` stands for, and its fate, unless it is out of
+    /// the history, not given out yet, or given up by [`Munger::skip`].
+    fn lookup(&self, sequence: u16) -> Option<(Sent, Option<Fate>)> {
         let (entry, ext) = self.entry_for(sequence)?;
-        match self.exception(ext) {
-            Some(Fate::Skipped) => None,
-            None | Some(Fate::Expected | Fate::FilledLate) => Some(Sent {
+        let fate = self.exception(ext);
+        (fate != Some(Fate::Skipped)).then(|| {
+            let sent = Sent {
                 ssrc: entry.source,
                 sequence: sequence.wrapping_sub(entry.seq_offset),
                 timestamp_offset: entry.ts_offset,
-            }),
-        }
+            };
+            (sent, fate)
+        })
     }
 
     /// The offsets in force at output `sequence` and the unwrapped number, if `sequence` has

@@ -78,7 +78,7 @@ fn aiortc_video_goes_through_the_router() {
         stats.retransmitted > 0,
         "aiortc's NACKs were answered over RTX: {stats:?}"
     );
-    let numbering = webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs_resolved(), sfu.codec);
+    let numbering = sfu.check_picture_numbering();
     eprintln!("picture numbering checked: {numbering:?}");
     assert!(
         numbering.pictures > 30 && numbering.resends > 0,

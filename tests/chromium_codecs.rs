@@ -140,7 +140,7 @@ fn switch_layers(codec: &str) {
                     // VP9's descriptor names each picture's temporal layer (TID), so the
                     // router can leave out the upper ones: a quarter of the frame rate.
                     sfu.router.set_max_temporal_layer(now, s, VIDEO, 0);
-                    temporal_mark = media_sent(&sfu);
+                    temporal_mark = sfu.media_in_log();
                     (phase, phase_start, decoded_at_phase) = (3, now, page.decoded);
                 }
             }
@@ -152,7 +152,7 @@ fn switch_layers(codec: &str) {
                     page.decoded - decoded_at_phase,
                     now - phase_start
                 );
-                temporal_end = media_sent(&sfu);
+                temporal_end = sfu.media_in_log();
                 break;
             }
             _ => {}
@@ -199,8 +199,7 @@ fn switch_layers(codec: &str) {
     assert!(page.keyframes >= 3, "{page:?}");
     if codec == "VP9" {
         // Picture IDs continuous across the switches and the temporal layers left out.
-        let numbering =
-            webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs_resolved(), sfu.codec);
+        let numbering = sfu.check_picture_numbering();
         eprintln!("{codec}: picture numbering checked: {numbering:?}");
         assert!(numbering.pictures > 60, "{numbering:?}");
         let references = check_vp9_references(&sfu);
@@ -294,11 +293,6 @@ fn check_vp9_references(sfu: &Sfu) -> References {
     found
 }
 
-/// Media packets (not resends) the router has sent the subscriber so far.
-fn media_sent(sfu: &Sfu) -> usize {
-    sfu.sent.lock().unwrap().iter().filter(|p| !p.rtx).count()
-}
-
 /// What [`check_switches`] found in the subscriber's stream.
 #[derive(Debug, Default)]
 struct Switches {
@@ -334,22 +328,11 @@ fn check_switches(sfu: &Sfu, codec: &str) -> Switches {
             .map(|i| i.ssrc)
             .expect("each copy comes from a publisher's packet")
     };
-    // Each sequence number once (a resend repeats its original), unwrapped relative to the
-    // previous one sent, in sequence-number order.
-    let mut all: Vec<(i64, &SentVideo)> = Vec::new();
-    let mut last: Option<i64> = None;
-    for p in &sent {
-        let ext = last.map_or(i64::from(p.sequence), |l| {
-            l + i64::from(p.sequence.wrapping_sub(l as u16) as i16)
-        });
-        last = Some(ext);
-        all.push((ext, p));
-    }
-    all.sort_by_key(|(ext, _)| *ext);
+    // Each sequence number once (a resend repeats its original), in sequence-number order.
+    let mut all = webrtc::in_sequence_order(sent.iter());
     all.dedup_by_key(|(ext, _)| *ext);
     let mut found = Switches::default();
-    let i_of = |ext: i64| all.iter().position(|(e, _)| *e == ext).unwrap_or(0);
-    for w in all.windows(2) {
+    for (i, w) in all.windows(2).enumerate() {
         let ((a, p), (b, q)) = (w[0], w[1]);
         assert_eq!(
             b,
@@ -357,7 +340,7 @@ fn check_switches(sfu: &Sfu, codec: &str) -> Switches {
             "sequence number {} never sent ({} before the end): after {p:?}, {q:?}; the uplink \
              lost {:?} and never resent {:?}",
             a + 1,
-            all.len() - i_of(a),
+            all.len() - i,
             sfu.uplink_dropped,
             sfu.uplink_unrepaired()
         );

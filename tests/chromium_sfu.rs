@@ -227,7 +227,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                 // rather than send more than the estimate; after a second of that, the link
                 // clears.
                 let sub = sfu.router.subscription_state(s, VIDEO);
-                let media = sfu.sent.lock().unwrap().iter().filter(|p| !p.rtx).count();
+                let media = sfu.media_in_log();
                 match (reduced, sub) {
                     (None, Some(sub))
                         if sub.target_temporal < 2
@@ -263,7 +263,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                     // Base temporal layer only: a quarter of the frame rate with Chromium's
                     // three temporal layers.
                     sfu.router.set_max_temporal_layer(now, s, VIDEO, 0);
-                    temporal_mark = sfu.sent.lock().unwrap().iter().filter(|p| !p.rtx).count();
+                    temporal_mark = sfu.media_in_log();
                     (phase, phase_start, decoded_at_phase) = (3, now, page.decoded);
                 }
             }
@@ -282,7 +282,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
                         && page.inactive.contains(&"f".to_owned()),
                     "upper encodings off: {page:?}, demands {demands:?}"
                 );
-                temporal_end = sfu.sent.lock().unwrap().iter().filter(|p| !p.rtx).count();
+                temporal_end = sfu.media_in_log();
                 // Everything again: the demand rises at once, Chromium turns its encodings
                 // back on, and the subscriber climbs to the best layer (probing its way up).
                 sfu.router.set_max_temporal_layer(now, s, VIDEO, u8::MAX);
@@ -327,7 +327,7 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     assert!(stats.forwarded > 0);
     // Each of Chromium's layers numbers its pictures on its own; the subscriber's numbering
     // is continuous across the switches, and resends repeat their original's numbers.
-    let numbering = webrtc::check_picture_numbering(&sfu.sent, &sfu.inputs_resolved(), sfu.codec);
+    let numbering = sfu.check_picture_numbering();
     eprintln!("picture numbering checked: {numbering:?}");
     assert!(
         numbering.pictures > 60 && numbering.with_tl0_pic_idx > 60,

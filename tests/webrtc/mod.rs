@@ -31,8 +31,8 @@ use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
 // Each test crate uses part of the harness.
 #[allow(unused_imports)]
 pub(crate) use observed::{
-    InputLog, InputVideo, KeyframeEvent, KeyframeLog, Observed, SentLog, SentVideo,
-    check_picture_numbering,
+    InputLog, InputVideo, KeyframeEvent, KeyframeLog, Numbering, Observed, SentLog, SentVideo,
+    in_sequence_order,
 };
 #[allow(unused_imports)]
 pub(crate) use page::{Page, chromium};
@@ -388,6 +388,16 @@ impl Sfu {
         inputs
     }
 
+    /// Media packets (not resends) the router has sent the subscriber so far, by the log.
+    pub(crate) fn media_in_log(&self) -> usize {
+        self.sent.lock().unwrap().iter().filter(|p| !p.rtx).count()
+    }
+
+    /// [`observed::check_picture_numbering`] of what the subscriber was sent.
+    pub(crate) fn check_picture_numbering(&self) -> Numbering {
+        observed::check_picture_numbering(&self.sent, &self.inputs_resolved(), self.codec)
+    }
+
     /// What the uplink lost and the publisher never resent (by the time of the call):
     /// (SSRC, sequence number).
     pub(crate) fn uplink_unrepaired(&self) -> Vec<(u32, u16)> {
@@ -499,9 +509,9 @@ impl Sfu {
                 let Some(leg) = self.legs.iter().find(|l| l.addr == Some(from)) else {
                     return;
                 };
-                let outcome = if matches!(datagram.get(1), Some(192..=223)) {
-                    self.router.handle_rtcp(now, leg.id, datagram)
-                } else if leg.publisher
+                let rtcp = matches!(datagram.get(1), Some(192..=223));
+                if !rtcp
+                    && leg.publisher
                     && datagram.get(1).map(|b| b & 0x7F) == Some(leg.pt)
                     && let Some(n) = self.lose_uplink_every
                 {
@@ -513,7 +523,9 @@ impl Sfu {
                         }
                         return;
                     }
-                    self.router.handle_rtp(now, leg.id, datagram)
+                }
+                let outcome = if rtcp {
+                    self.router.handle_rtcp(now, leg.id, datagram)
                 } else {
                     self.router.handle_rtp(now, leg.id, datagram)
                 };
@@ -534,9 +546,9 @@ fn router_config() -> RouterConfig {
     config
 }
 
-/// An `a=ice-lite` answer with the offer's video codec (and its RTX when offered), the SFU passive in DTLS. A
-/// publisher's simulcast is accepted RID for RID, with the header extensions the router reads;
-/// a subscriber gets the SFU's SSRC.
+/// An `a=ice-lite` answer with the offer's codec (and its RTX when offered), the SFU passive
+/// in DTLS. A publisher's simulcast is accepted RID for RID, with the header extensions the
+/// router reads; a subscriber gets the SFU's SSRC.
 fn answer(
     offer: &Offer,
     leg: &Leg,
@@ -546,6 +558,7 @@ fn answer(
 ) -> String {
     let (pt, encoding) = (offer.pt, &offer.encoding);
     let audio = offer.kind == Kind::Audio;
+    let kind = if audio { "audio" } else { "video" };
     let twcc = if leg.publisher {
         offer.extension(TWCC_URI).filter(|_| !offer.rids.is_empty())
     } else {
@@ -570,10 +583,7 @@ fn answer(
             }
         }
     } else {
-        media.push_str(&format!(
-            "a=sendonly\r\na=msid:quietroom {}\r\n",
-            if audio { "audio" } else { "video" }
-        ));
+        media.push_str(&format!("a=sendonly\r\na=msid:quietroom {kind}\r\n"));
         // Transport-wide CC toward the subscriber too: its feedback drives the router's
         // estimate (and the padding probes above a congestion cap). The router writes the
         // publisher's extension id into each copy, so it is offered here only when the
@@ -630,7 +640,6 @@ fn answer(
          a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\na=fingerprint:{fingerprint}\r\n\
          a=setup:passive\r\n\
          a=candidate:1 1 udp 2130706431 127.0.0.1 {port} typ host\r\na=end-of-candidates\r\n",
-        kind = if audio { "audio" } else { "video" },
         mid = offer.mid,
         ufrag = leg.ufrag,
         pwd = leg.pwd,

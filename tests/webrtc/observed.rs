@@ -1,8 +1,8 @@
 //! What the router hands a subscriber, read from the plaintext it asks the crypto to protect:
 //! a [`MediaCrypto`] that records each video packet's sequence number, timestamp, whether it
 //! starts a keyframe and its VP8 or VP9 picture numbers, then protects it with the real SRTP
-//! session. The seam the router is
-//! written against is what lets the test see its output before encryption.
+//! session. The seam the router is written against is what lets the test see its output
+//! before encryption.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -260,28 +260,14 @@ const MAX_STEP: u16 = 3;
 /// difference. A picture the publisher skipped (or its uplink lost) still shows. Across a
 /// layer switch the step is 1 to [`MAX_STEP`]. Each retransmission carries the numbers of
 /// its original. Panics with the first violation.
-pub(crate) fn check_picture_numbering(
+pub(super) fn check_picture_numbering(
     log: &SentLog,
     inputs: &[InputVideo],
     codec: Codec,
 ) -> Numbering {
     let gaps_kept = codec == Codec::Vp9;
     let sent = log.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    let mut media: Vec<(u64, &SentVideo)> = Vec::new();
-    let mut last: Option<u64> = None;
-    for p in sent.iter().filter(|p| !p.rtx) {
-        // Unwrap the sequence number relative to the previous one.
-        let ext = match last {
-            None => u64::from(p.sequence) + (1 << 32),
-            Some(l) => {
-                let delta = p.sequence.wrapping_sub(l as u16) as i16;
-                l.wrapping_add_signed(i64::from(delta))
-            }
-        };
-        last = Some(ext);
-        media.push((ext, p));
-    }
-    media.sort_by_key(|(ext, _)| *ext);
+    let media = in_sequence_order(sent.iter().filter(|p| !p.rtx));
     let mut numbering = Numbering {
         packets: media.len(),
         ..Numbering::default()
@@ -356,6 +342,25 @@ pub(crate) fn check_picture_numbering(
         }
     }
     numbering
+}
+
+/// `packets`, in the order they were sent, sorted by sequence number, each number unwrapped
+/// relative to the one sent before it.
+pub(crate) fn in_sequence_order<'a>(
+    packets: impl Iterator<Item = &'a SentVideo>,
+) -> Vec<(i64, &'a SentVideo)> {
+    let mut last: Option<i64> = None;
+    let mut sorted: Vec<(i64, &SentVideo)> = packets
+        .map(|p| {
+            let ext = last.map_or(i64::from(p.sequence), |l| {
+                l + i64::from(p.sequence.wrapping_sub(l as u16) as i16)
+            });
+            last = Some(ext);
+            (ext, p)
+        })
+        .collect();
+    sorted.sort_by_key(|(ext, _)| *ext);
+    sorted
 }
 
 /// For two packets sent from the publisher's packets `from` and `to` (indices into

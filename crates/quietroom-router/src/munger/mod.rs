@@ -8,7 +8,8 @@
 //! * sequence numbers stay continuous across layer switches and across packets the router
 //!   chose not to forward ([`Munger::skip`]), while gaps the publisher's own stream had (loss)
 //!   are kept so the subscriber can NACK them;
-//! * a reordered packet gets the sequence number it would have had in order;
+//! * a reordered packet gets the sequence number it would have had in order, even one of the
+//!   layer just switched away from (a resend of a packet lost before the switch);
 //! * timestamps never move backwards across a switch;
 //! * a NACKed output sequence number can be traced back to the input packet
 //!   ([`Munger::input_for`]) so the router can answer it from the publisher's
@@ -89,12 +90,16 @@ pub struct Rewrite {
 /// Why a packet is not forwarded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Drop {
-    /// From a layer this subscriber is not on, or from the selected layer but arrived before
-    /// the switch to it ([`Munger::switch_to`]) — or no layer is selected yet.
+    /// From a layer this subscriber is not on (save a late packet of the
+    /// [previous layer](Munger::previous_source) filling its reserved number), or from the
+    /// selected layer but arrived before the switch to it ([`Munger::switch_to`]) — or no
+    /// layer is selected yet.
     NotSelected,
     /// From the selected layer but older than its switch point (the first packet mapped after
     /// the switch), or more than [`HISTORY`] sequence numbers behind the newest packet of the
-    /// layer, or 2^15 or more ahead of it (indistinguishable from very old).
+    /// layer, or 2^15 or more ahead of it (indistinguishable from very old). Or a late packet
+    /// of the [previous layer](Munger::previous_source) whose timestamp is newer than the
+    /// last that layer had forwarded: [`Munger::skip`] then returns its number for padding.
     TooOld,
     /// A duplicate of a packet already forwarded, or of one already [skipped](Munger::skip).
     Duplicate,
@@ -150,6 +155,18 @@ pub struct Sent {
     pub timestamp_offset: u32,
 }
 
+/// The layer switched away from last, kept so that its late packets can still fill the
+/// numbers reserved for them ([`Munger::previous_source`]).
+#[derive(Clone, Copy, Debug)]
+struct Previous {
+    seg: Segment,
+    /// Past this unwrapped output number, every number it reserved has left the history.
+    until_ext: u64,
+    /// The newest output timestamp when it was switched away from: a late packet must not
+    /// be newer, or its timestamp would go past the next layer's first one.
+    last_ts: Option<u32>,
+}
+
 /// The selected layer and its offsets.
 #[derive(Clone, Copy, Debug)]
 struct Segment {
@@ -187,6 +204,8 @@ pub struct Munger {
     /// The ring length minus one (the length is a power of two).
     mask: u16,
     segment: Option<Segment>,
+    /// The layer switched away from last, while numbers it reserved are within the history.
+    previous: Option<Previous>,
     /// Anchors so far.
     anchors: u32,
     /// When the pending switch was requested.
@@ -242,6 +261,7 @@ impl Munger {
             out_ssrc,
             mask: u16::try_from(history - 1).unwrap_or(u16::MAX),
             segment: None,
+            previous: None,
             anchors: 0,
             switched_at: None,
             next_out: None,
@@ -280,6 +300,40 @@ impl Munger {
         self.segment.map(|s| s.source)
     }
 
+    /// The layer selected before the current one, while numbers it reserved (for its packets
+    /// lost or late when the switch came) are within the history.
+    ///
+    /// A late packet of that layer — typically the publisher's resend of a packet its uplink
+    /// lost just before the switch — still belongs where it was reserved: [`Munger::map`]
+    /// gives it that number (the subscriber would otherwise see a hole it can only NACK,
+    /// and no resend ever fills), and [`Munger::skip`] returns it for padding. Its packets
+    /// newer than the switch, and those whose number is not reserved, stay
+    /// [`Drop::NotSelected`] and [`Drop::Duplicate`]. So the router passes a packet of a
+    /// layer the subscriber is not on to the munger only when [`Munger::late_of_previous`]
+    /// says it may fill a number.
+    #[inline]
+    pub fn previous_source(&self) -> Option<u32> {
+        self.previous
+            .filter(|p| self.next_ext <= p.until_ext)
+            .map(|p| p.seg.source)
+    }
+
+    /// Whether packet `sequence` of layer `source_ssrc` is of the
+    /// [previous layer](Munger::previous_source), between its switch point and the last
+    /// packet of it seen before the switch away: only such a packet can fill a number
+    /// reserved for it. A cheap test, for the router to leave the others out before any
+    /// other work.
+    #[inline]
+    pub fn late_of_previous(&self, source_ssrc: u32, sequence: u16) -> bool {
+        self.previous.is_some_and(|p| {
+            let behind = p.seg.head.wrapping_sub(sequence);
+            p.seg.source == source_ssrc
+                && self.next_ext <= p.until_ext
+                && u32::from(behind) <= p.seg.advanced
+                && usize::from(behind) < self.history()
+        })
+    }
+
     /// Makes `source_ssrc` (a simulcast layer) the stream forwarded from now on.
     ///
     /// Call it when a keyframe of that layer arrives (the router decides when), before mapping
@@ -310,6 +364,15 @@ impl Munger {
             && seg.anchored
         {
             self.remember(seg.source, seg.head);
+            self.previous = Some(Previous {
+                seg,
+                until_ext: self.next_ext + self.history() as u64,
+                last_ts: self.last_ts.map(|(ts, _)| ts),
+            });
+        }
+        if self.previous.is_some_and(|p| p.seg.source == source_ssrc) {
+            // Selected again: its packets are judged by the new segment.
+            self.previous = None;
         }
         self.segment = Some(Segment {
             source: source_ssrc,
@@ -332,7 +395,9 @@ impl Munger {
     /// offset, where the offset only changes by [`Munger::skip`]: a reordered packet gets the
     /// number it would have had in order, a gap in the input stays a gap in the output, and
     /// in-order packets get consecutive numbers (modulo 2^16). No output sequence number is
-    /// given to two different input packets (within the last 2^15). An `Ok` packet counts as
+    /// given to two different input packets (within the last 2^15). A packet of the
+    /// [previous layer](Munger::previous_source) is mapped only into a number reserved for
+    /// it. An `Ok` packet counts as
     /// forwarded: if the router then decides not to send it, it must call [`Munger::skip`].
     #[inline]
     pub fn map(
@@ -379,7 +444,9 @@ impl Munger {
             return Err(Drop::NotSelected);
         };
         if seg.source != source_ssrc {
-            return Err(Drop::NotSelected);
+            let (out, ts) =
+                self.fill_previous(source_ssrc, sequence, timestamp, Fate::FilledLate)?;
+            return Ok(self.forwarded(out, ts, now));
         }
         if seg.resync {
             seg.resync = false;
@@ -479,16 +546,21 @@ impl Munger {
     ///   lost upstream and resent late leaves behind when its temporal layer is one the
     ///   subscriber does not get.)
     ///
-    /// It does nothing (and returns `None`) for another layer, before the switch point has
-    /// been mapped, for a packet already skipped, or for one too old to place.
+    /// A late packet of the [previous layer](Munger::previous_source) whose number is still
+    /// reserved is marked skipped too, and its number returned. It does nothing (and returns
+    /// `None`) for another layer, before the switch point has been mapped, for a packet
+    /// already skipped, or for one too old to place.
     #[must_use = "an output sequence number left unused needs a padding packet, or the \
                   subscriber waits for it"]
     pub fn skip(&mut self, source_ssrc: u32, sequence: u16) -> Option<u16> {
         let mut seg = self.segment?;
-        if seg.source != source_ssrc
-            || !seg.anchored
-            || (seg.resync && !placeable(&seg, sequence, self.history()))
-        {
+        if seg.source != source_ssrc {
+            return self
+                .fill_previous(source_ssrc, sequence, 0, Fate::Skipped)
+                .ok()
+                .map(|(out, _)| out);
+        }
+        if !seg.anchored || (seg.resync && !placeable(&seg, sequence, self.history())) {
             return None;
         }
         let ahead = sequence.wrapping_sub(seg.head);
@@ -596,6 +668,7 @@ impl Munger {
             .offsets
             .iter()
             .rev()
+            .skip_while(|e| e.segment != seg.id)
             .take_while(|e| e.segment == seg.id)
         {
             if e.skipped && e.first_in == at + 1 {
@@ -614,11 +687,51 @@ impl Munger {
             // Not given out: only a packet skipped without a number lands here.
             return Err(Drop::Duplicate);
         }
+        if usize::from(back) > self.history() {
+            // Left the history (only a packet of the previous layer gets this far).
+            return Err(Drop::TooOld);
+        }
         let ext = self
             .next_ext
             .checked_sub(u64::from(back))
             .ok_or(Drop::TooOld)?;
         Ok((out, ext))
+    }
+
+    /// Gives a late packet of the [previous layer](Munger::previous_source) `fate`
+    /// ([`Fate::FilledLate`] or [`Fate::Skipped`]) if its number is still reserved: its
+    /// output number and timestamp (from input `timestamp`). It is not filled
+    /// ([`Drop::TooOld`]) if its timestamp would be newer than the previous layer's newest:
+    /// the caller may [`skip`](Munger::skip) it, for padding.
+    fn fill_previous(
+        &mut self,
+        source_ssrc: u32,
+        sequence: u16,
+        timestamp: u32,
+        fate: Fate,
+    ) -> Result<(u16, u32), Drop> {
+        let Some(prev) = self
+            .previous
+            .filter(|_| self.late_of_previous(source_ssrc, sequence))
+        else {
+            return Err(Drop::NotSelected);
+        };
+        let (out, ext) = self.late_output(&prev.seg, sequence)?;
+        // A skip also takes back a number just filled (the `map` then `skip` contract).
+        let open = match self.exception(ext) {
+            Some(Fate::Expected) => true,
+            Some(Fate::FilledLate) => fate == Fate::Skipped,
+            _ => false,
+        };
+        if !open {
+            return Err(Drop::Duplicate);
+        }
+        let ts = timestamp.wrapping_add(prev.seg.ts_offset);
+        if fate == Fate::FilledLate && prev.last_ts.is_some_and(|last| newer_ts(ts, last)) {
+            return Err(Drop::TooOld);
+        }
+        self.set_exception(ext, fate);
+        Ok((out, ts))
     }
 
     /// Notes that layer `source` was deselected with `head` its newest input.

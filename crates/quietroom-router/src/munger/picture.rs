@@ -261,6 +261,8 @@ impl PictureMunger {
             Some(id) => self
                 .find(source, id, fields.wide_picture_id())
                 .map(|c| c.apply(fields)),
+            // Neither field: nothing to rewrite, whatever the layer.
+            None if fields.tl0_pic_idx().is_none() => Some(self.apply(fields)),
             // TL0PICIDX alone: it changes offset only with the layer.
             None => (self.source == Some(source)).then(|| self.apply(fields)),
         }

@@ -198,6 +198,55 @@ fn skip_contract() {
 }
 
 #[test]
+fn late_packet_of_the_previous_layer_fills_its_number() {
+    let t0 = Instant::now();
+    let mut m = Munger::with_history(7, 16);
+    m.switch_to(1, t0);
+    assert_eq!(m.map(1, 10, 900, t0, CLOCK).unwrap().sequence, 10);
+    // 11 and 12 lost upstream: their numbers are kept for them.
+    assert_eq!(m.map(1, 13, 1800, t0, CLOCK).unwrap().sequence, 13);
+    m.switch_to(2, ms(t0, 10));
+    assert_eq!(m.previous_source(), Some(1));
+    assert_eq!(m.map(2, 500, 0, ms(t0, 10), CLOCK).unwrap().sequence, 14);
+    // Layer 1's packets after the switch stay out.
+    assert!(!m.late_of_previous(1, 14));
+    assert_eq!(
+        m.map(1, 14, 2700, ms(t0, 11), CLOCK),
+        Err(Drop::NotSelected)
+    );
+    // Its resends fill 11 (with layer 1's timestamp offset) and 12 (skipped: its number is
+    // returned for padding), once each.
+    assert!(m.late_of_previous(1, 11));
+    let late = m.map(1, 11, 1800, ms(t0, 12), CLOCK).unwrap();
+    assert_eq!((late.sequence, late.timestamp), (11, 1800));
+    assert_eq!(m.map(1, 11, 1800, ms(t0, 12), CLOCK), Err(Drop::Duplicate));
+    assert_eq!(m.input_for(11), Some((1, 11)));
+    assert_eq!(m.sent(11).map(|s| s.sequence), Some(11));
+    assert_eq!(m.skip(1, 12), Some(12));
+    assert_eq!(m.skip(1, 12), None);
+    assert_eq!(m.map(1, 12, 1800, ms(t0, 12), CLOCK), Err(Drop::Duplicate));
+    // What was forwarded before the switch is not forwarded again.
+    assert_eq!(m.map(1, 10, 900, ms(t0, 12), CLOCK), Err(Drop::Duplicate));
+    assert_eq!(m.skip(1, 13), None);
+    // The new layer goes on undisturbed, and the later timestamp holds.
+    let next = m.map(2, 501, 3000, ms(t0, 43), CLOCK).unwrap();
+    assert_eq!(next.sequence, 15);
+    // Once every number the previous layer reserved has left the history, it is forgotten.
+    for seq in 502..=515 {
+        assert!(m.map(2, seq, 3000, ms(t0, 50), CLOCK).is_ok());
+    }
+    assert_eq!(m.previous_source(), Some(1));
+    assert!(m.map(2, 516, 3000, ms(t0, 50), CLOCK).is_ok());
+    assert_eq!(m.previous_source(), None);
+    assert!(!m.late_of_previous(1, 12));
+    // A layer selected again is not its own previous layer.
+    m.switch_to(1, ms(t0, 60));
+    assert_eq!(m.previous_source(), Some(2));
+    m.switch_to(2, ms(t0, 60));
+    assert_eq!(m.previous_source(), None);
+}
+
+#[test]
 fn reselecting_layers() {
     let t0 = Instant::now();
     let mut m = Munger::new(7);
@@ -327,6 +376,9 @@ struct Outcome {
     skips: usize,
     /// Output numbers that skips left unused (for padding).
     fillers: Vec<u16>,
+    /// Packets that arrived late for the layer switched away from
+    /// ([`Munger::late_of_previous`]): any number reserved for one is filled or returned.
+    late_of_previous: HashSet<(u32, u16)>,
 }
 
 fn drive(m: &mut Munger, run: &Run, switch_first: bool) -> Outcome {
@@ -348,12 +400,22 @@ fn drive(m: &mut Munger, run: &Run, switch_first: bool) -> Outcome {
         if a == Action::SwitchThenMap {
             m.switch_to(p.layer, now);
         }
+        if m.late_of_previous(p.layer, p.seq) {
+            out.late_of_previous.insert((p.layer, p.seq));
+        }
         if a == Action::Skip {
             out.fillers.extend(m.skip(p.layer, p.seq));
             out.skips += 1;
             continue;
         }
-        if let Ok(r) = m.map(p.layer, p.seq, p.ts, now, CLOCK) {
+        let late_of_previous = m.late_of_previous(p.layer, p.seq);
+        let mapped = m.map(p.layer, p.seq, p.ts, now, CLOCK);
+        if late_of_previous && mapped == Err(Drop::TooOld) {
+            // As the router does: a number it will not fill goes to padding.
+            out.fillers.extend(m.skip(p.layer, p.seq));
+            out.skips += 1;
+        }
+        if let Ok(r) = mapped {
             if a == Action::MapThenSkip {
                 out.fillers.extend(m.skip(p.layer, p.seq));
                 out.skips += 1;
@@ -387,12 +449,20 @@ fn check_common(m: &Munger, run: &Run, out: &Outcome) -> Result<(), TestCaseErro
         prop_assert!(ins.insert((p.layer, p.seq)), "input {:?} twice", p);
         prop_assert_eq!(m.input_for(r.sequence), Some((p.layer, p.seq)));
     }
-    // (b) Timestamps: within a layer, later input timestamps never get earlier outputs; a
-    // packet forwarded after a switch is never older than any packet forwarded before it.
+    // (b) Timestamps, in output sequence order (a late packet of the previous layer goes
+    // back into its place): a packet after a switch is never older than any packet before.
+    let order = unwrapped(out);
+    let mut by_sequence: Vec<(i64, (Rewrite, Pkt))> = order
+        .iter()
+        .copied()
+        .zip(out.forwarded.iter().copied())
+        .collect();
+    by_sequence.sort_by_key(|&(ext, _)| ext);
+    let by_sequence: Vec<(Rewrite, Pkt)> = by_sequence.into_iter().map(|(_, f)| f).collect();
     let mut segment = 0usize;
     let mut seg_of = Vec::new();
     let mut prev_layer = None;
-    for (_, p) in &out.forwarded {
+    for (_, p) in &by_sequence {
         if prev_layer.is_some_and(|l| l != p.layer) {
             segment += 1;
         }
@@ -402,7 +472,7 @@ fn check_common(m: &Munger, run: &Run, out: &Outcome) -> Result<(), TestCaseErro
     let mut newest_before: Option<u32> = None;
     let mut seg_newest: Option<u32> = None;
     let mut current = 0;
-    for ((r, _), &s) in out.forwarded.iter().zip(&seg_of) {
+    for ((r, _), &s) in by_sequence.iter().zip(&seg_of) {
         if s != current {
             newest_before = match (newest_before, seg_newest) {
                 (Some(a), Some(b)) => Some(if super::newer_ts(a, b) { a } else { b }),
@@ -423,7 +493,7 @@ fn check_common(m: &Munger, run: &Run, out: &Outcome) -> Result<(), TestCaseErro
         });
     }
     // (a) Every hole in the sorted outputs is a number reserved for a generated input packet
-    // that was never forwarded (lost, late after a switch away, or dropped), or one a skip of
+    // that was never forwarded (lost, or late after a second switch), or one a skip of
     // a late packet gave up and returned for padding. No returned number was forwarded.
     for filler in &out.fillers {
         prop_assert!(!outs.contains(filler), "filler {} was forwarded", filler);
@@ -447,6 +517,12 @@ fn check_common(m: &Munger, run: &Run, out: &Outcome) -> Result<(), TestCaseErro
                     prop_assert!(
                         !ins.contains(&input),
                         "hole {} maps to forwarded {:?}",
+                        hole,
+                        input
+                    );
+                    prop_assert!(
+                        !out.late_of_previous.contains(&input),
+                        "hole {} left for {:?}, which came late for the previous layer",
                         hole,
                         input
                     );

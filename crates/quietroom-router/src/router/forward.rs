@@ -12,7 +12,7 @@ use super::{
     StreamRef, Subscription, TrackId, Transmit,
 };
 use crate::codec::{PictureFields, inspect};
-use crate::munger::{PictureRewrite, Rewrite};
+use crate::munger::{Drop, PictureRewrite, Rewrite};
 use crate::nack::Arrival;
 use crate::rtp::{self, Padding, RtpHeader};
 
@@ -115,10 +115,12 @@ impl<C: MediaCrypto> Router<C> {
         }
         if header.payload_len == 0 {
             // Padding only (a bandwidth probe on the media SSRC): not forwarded, and each
-            // subscriber's sequence numbers close over it.
+            // subscriber's sequence numbers close over it (a late one's number, also of the
+            // layer the subscriber just left, is filled with padding).
             let transport_cc = track.config.extensions.transport_cc;
             for s in &mut track.subscribers {
-                if s.sub.current == Some(index)
+                if (s.sub.current == Some(index)
+                    || s.sub.munger.late_of_previous(header.ssrc, header.sequence))
                     && let Some(sequence) = s.sub.munger.skip(header.ssrc, header.sequence)
                     && let Some(p) = participants.at_mut(s.slot)
                 {
@@ -208,47 +210,74 @@ impl<C: MediaCrypto> Router<C> {
                     spatial,
                 });
             }
-            if sub.paused || sub.current != Some(index) {
+            if sub.paused {
                 continue;
             }
-            if let Some(temporal) = temporal
-                && !sub.forwards(temporal)
-            {
+            // A packet of the layer the subscriber just left goes on only into a number
+            // reserved for it (a resend of what the uplink lost before the switch).
+            let previous = sub.current != Some(index);
+            if previous && !sub.munger.late_of_previous(source, header.sequence) {
+                continue;
+            }
+            // Its picture numbers, for a packet of the previous layer: those of its picture.
+            let resend_picture = match picture {
+                Some(fields) if previous => sub.picture.for_resend(source, &fields),
+                _ => None,
+            };
+            let left_out = match temporal {
+                Some(t) if previous => t.id > sub.current_temporal,
+                Some(t) => !sub.forwards(t),
+                None => false,
+            };
+            // A number to fill with padding: that of a late packet left out.
+            let gap = if left_out || (previous && picture.is_some() && resend_picture.is_none()) {
                 // A higher temporal layer than the subscriber gets: left out, and the
-                // sequence numbers and picture IDs after it closed up (a late one's number is
-                // filled with padding).
-                if let Some(sequence) = sub.munger.skip(source, header.sequence)
-                    && let Some(p) = participants.at_mut(s.slot)
+                // sequence numbers and picture IDs after it closed up.
+                if let Some(fields) = picture
+                    && !previous
                 {
-                    let padding = filler(sub, sequence, header.payload_type);
-                    let twcc = track.config.extensions.transport_cc;
-                    stats.gap_fillers +=
-                        u64::from(send_padding(p, s.id, padding, twcc, now, pool, transmits));
-                }
-                if let Some(fields) = picture {
                     sub.picture.skip(source, &fields);
                 }
-                continue;
-            }
-            let Ok(rewrite) =
-                sub.munger
+                sub.munger.skip(source, header.sequence)
+            } else {
+                match sub
+                    .munger
                     .map(source, header.sequence, header.timestamp, now, clock_rate)
-            else {
-                continue;
+                {
+                    Ok(rewrite) => {
+                        let picture = match picture {
+                            Some(_) if previous => resend_picture.unwrap_or_default(),
+                            Some(fields) => sub.picture.map(source, &fields),
+                            None => PictureRewrite::default(),
+                        };
+                        if !previous {
+                            sub.last_timestamps = Some((header.timestamp, rewrite.timestamp));
+                        }
+                        sub.packets_sent = sub.packets_sent.wrapping_add(1);
+                        sub.octets_sent = sub.octets_sent.wrapping_add(header.payload_len as u32);
+                        egress.push(Egress {
+                            slot: s.slot,
+                            to: s.id,
+                            ssrc: sub.munger.out_ssrc(),
+                            rewrite,
+                            picture,
+                        });
+                        None
+                    }
+                    // A late packet of the previous layer newer than what it forwarded:
+                    // its number goes to padding.
+                    Err(Drop::TooOld) if previous => sub.munger.skip(source, header.sequence),
+                    Err(_) => None,
+                }
             };
-            let picture = picture
-                .map(|fields| sub.picture.map(source, &fields))
-                .unwrap_or_default();
-            sub.last_timestamps = Some((header.timestamp, rewrite.timestamp));
-            sub.packets_sent = sub.packets_sent.wrapping_add(1);
-            sub.octets_sent = sub.octets_sent.wrapping_add(header.payload_len as u32);
-            egress.push(Egress {
-                slot: s.slot,
-                to: s.id,
-                ssrc: sub.munger.out_ssrc(),
-                rewrite,
-                picture,
-            });
+            if let Some(sequence) = gap
+                && let Some(p) = participants.at_mut(s.slot)
+            {
+                let padding = filler(sub, sequence, header.payload_type);
+                let twcc = track.config.extensions.transport_cc;
+                stats.gap_fillers +=
+                    u64::from(send_padding(p, s.id, padding, twcc, now, pool, transmits));
+            }
             if egress.len() == EGRESS_CHUNK {
                 out.send(participants, transmits, pool, egress, stats);
             }

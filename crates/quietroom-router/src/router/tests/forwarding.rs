@@ -128,6 +128,73 @@ fn simulcast_switches_layers_only_on_keyframes_without_gaps() {
 }
 
 #[test]
+fn a_resend_of_the_layer_left_fills_its_number() {
+    // Chromium's H.264 simulcast showed it: the publisher's uplink loses a packet of the
+    // layer Bob is on, the router switches Bob to another layer's keyframe, and only then
+    // does the publisher's resend arrive. Its number was kept for it: it must still go out
+    // into that number, or Bob sees a hole no resend can fill.
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let mut alice = join(&mut router, 1);
+    let mut bob = join(&mut router, 2);
+    let layers = [0x100, 0x200];
+    router
+        .publish(alice.id, TrackId(1), video_track(&layers))
+        .unwrap();
+    router.subscribe(t0, bob.id, TrackId(1), 0xB0B).unwrap();
+    let _ = drain(&mut router);
+    let send = |router: &mut Router<SrtpSession>, alice: &mut Client, layer: usize, n: u16| {
+        let (ssrc, seq) = (layers[layer], 1000 * (layer as u16 + 1) + n);
+        let h = header(ssrc, seq, 3000 * u32::from(n / 2));
+        let keyframe = n == 0 || (layer == 1 && n == 8);
+        alice
+            .send_rtp(router, t0, h, vp8(keyframe, layer as u8))
+            .unwrap();
+    };
+    // Layer 0 from its keyframe: packets 0..=5 (two per frame), 5 lost upstream.
+    for n in 0..5 {
+        send(&mut router, &mut alice, 0, n);
+    }
+    send(&mut router, &mut alice, 1, 0);
+    router.set_bandwidth_estimate(t0, bob.id, 5_000_000);
+    // Layer 0 goes on (6, 7) until layer 1's keyframe (its packet 8) arrives.
+    send(&mut router, &mut alice, 0, 6);
+    send(&mut router, &mut alice, 0, 7);
+    send(&mut router, &mut alice, 1, 8);
+    send(&mut router, &mut alice, 1, 9);
+    // Layer 0's resend of 5, after the switch; then layer 0's newer packets, which stay out.
+    send(&mut router, &mut alice, 0, 5);
+    send(&mut router, &mut alice, 0, 8);
+    let (packets, _) = bob.receive(&drain(&mut router));
+    let got: Vec<(u16, u8)> = packets
+        .iter()
+        .map(|p| (p.header.sequence_number.wrapping_sub(1000), p.payload[4]))
+        .collect();
+    // Numbers 0..=7 from layer 0 (5 filled late), then 8 and 9 from layer 1.
+    assert_eq!(
+        got,
+        vec![
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (3, 0),
+            (4, 0),
+            (6, 0),
+            (7, 0),
+            (8, 1),
+            (9, 1),
+            (5, 0)
+        ]
+    );
+    let late = &packets[9];
+    assert_eq!(
+        late.header.timestamp, packets[4].header.timestamp,
+        "its frame's timestamp"
+    );
+    assert_eq!(router.stats().gap_fillers, 0);
+}
+
+#[test]
 fn leaving_releases_everything() {
     let t0 = Instant::now();
     let mut router = Router::new(RouterConfig::default());

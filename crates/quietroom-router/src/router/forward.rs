@@ -7,12 +7,13 @@ use quietroom_srtp::MediaCrypto;
 use std::collections::VecDeque;
 
 use super::participants::Participants;
+use super::route::{self, Route};
 use super::{
     Kind, POOL_LIMIT, Participant, ParticipantId, Router, RouterError, RouterEvent, RouterStats,
-    StreamRef, Subscription, TrackId, Transmit,
+    StreamRef, Subscriber, Subscription, TrackId, Transmit,
 };
 use crate::codec::{PictureFields, inspect};
-use crate::munger::{Drop, PictureRewrite, Rewrite};
+use crate::munger::{PictureRewrite, Rewrite};
 use crate::nack::Arrival;
 use crate::rtp::{self, Padding, RtpHeader};
 
@@ -171,13 +172,6 @@ impl<C: MediaCrypto> Router<C> {
         };
         let source = header.ssrc;
         let spatial = layer.spatial;
-        let temporal = picture.and_then(|f| {
-            f.temporal_id().map(|tid| Temporal {
-                id: tid,
-                frame_start: f.frame_start(),
-                sync: f.layer_sync(),
-            })
-        });
         // The subscriber's own transport-wide sequence number replaces the publisher's, when
         // the packet carries one (the extension id is the same on both legs).
         let transport_cc = track
@@ -198,10 +192,21 @@ impl<C: MediaCrypto> Router<C> {
             now,
             capacity: config.max_packet + 64,
         };
-        egress.clear();
+        let view = route::Packet::new(index, &header, picture, clock_rate, now);
+        let fill_twcc = track.config.extensions.transport_cc;
+        let mut switched = false;
+        let mut sink = Sink {
+            participants,
+            transmits,
+            pool,
+            stats,
+            egress,
+        };
+        sink.egress.clear();
         for s in &mut track.subscribers {
             let sub = &mut s.sub;
-            if keyframe && sub.target == Some(index) && sub.current != Some(index) {
+            let switch = keyframe && sub.target == Some(index) && sub.current != Some(index);
+            if switch {
                 sub.munger.switch_to(source, now);
                 sub.current = Some(index);
                 events.push_back(RouterEvent::LayerSwitched {
@@ -210,81 +215,101 @@ impl<C: MediaCrypto> Router<C> {
                     spatial,
                 });
             }
-            if sub.paused {
-                continue;
+            let route = sub.route(&view);
+            if switch && matches!(route, Route::Send(..)) {
+                // Anchored on this keyframe: what of the layer came before it goes next.
+                sub.catching_up = true;
+                switched = true;
             }
-            // A packet of the layer the subscriber just left goes on only into a number
-            // reserved for it (a resend of what the uplink lost before the switch).
-            let previous = sub.current != Some(index);
-            if previous && !sub.munger.late_of_previous(source, header.sequence) {
-                continue;
-            }
-            // Its picture numbers, for a packet of the previous layer: those of its picture.
-            let resend_picture = match picture {
-                Some(fields) if previous => sub.picture.for_resend(source, &fields),
-                _ => None,
-            };
-            let left_out = match temporal {
-                Some(t) if previous => t.id > sub.current_temporal,
-                Some(t) => !sub.forwards(t),
-                None => false,
-            };
-            // A number to fill with padding: that of a late packet left out.
-            let gap = if left_out || (previous && picture.is_some() && resend_picture.is_none()) {
-                // A higher temporal layer than the subscriber gets: left out, and the
-                // sequence numbers and picture IDs after it closed up.
-                if let Some(fields) = picture
-                    && !previous
-                {
-                    sub.picture.skip(source, &fields);
-                }
-                sub.munger.skip(source, header.sequence)
-            } else {
-                match sub
-                    .munger
-                    .map(source, header.sequence, header.timestamp, now, clock_rate)
-                {
-                    Ok(rewrite) => {
-                        let picture = match picture {
-                            Some(_) if previous => resend_picture.unwrap_or_default(),
-                            Some(fields) => sub.picture.map(source, &fields),
-                            None => PictureRewrite::default(),
-                        };
-                        if !previous {
-                            sub.last_timestamps = Some((header.timestamp, rewrite.timestamp));
-                        }
-                        sub.packets_sent = sub.packets_sent.wrapping_add(1);
-                        sub.octets_sent = sub.octets_sent.wrapping_add(header.payload_len as u32);
-                        egress.push(Egress {
-                            slot: s.slot,
-                            to: s.id,
-                            ssrc: sub.munger.out_ssrc(),
-                            rewrite,
-                            picture,
-                        });
-                        None
-                    }
-                    // A late packet of the previous layer newer than what it forwarded:
-                    // its number goes to padding.
-                    Err(Drop::TooOld) if previous => sub.munger.skip(source, header.sequence),
-                    Err(_) => None,
-                }
-            };
-            if let Some(sequence) = gap
-                && let Some(p) = participants.at_mut(s.slot)
-            {
-                let padding = filler(sub, sequence, header.payload_type);
-                let twcc = track.config.extensions.transport_cc;
-                stats.gap_fillers +=
-                    u64::from(send_padding(p, s.id, padding, twcc, now, pool, transmits));
-            }
-            if egress.len() == EGRESS_CHUNK {
-                out.send(participants, transmits, pool, egress, stats);
-            }
+            sink.take(&out, s, route, fill_twcc);
         }
-        out.send(participants, transmits, pool, egress, stats);
+        out.send(&mut sink);
+        if switched {
+            let header_sequence = header.sequence;
+            self.catch_up(now, track_id, index, header_sequence);
+        }
         self.after_arrival(now, track_id, index, uplink, resumed);
         Ok(())
+    }
+
+    /// After subscribers switched to layer `index` of `track_id` on its packet `sequence` (a
+    /// keyframe's first packet), forwards to them what of the layer arrived before that
+    /// packet and follows it in sequence: the rest of a keyframe whose first packet the
+    /// uplink lost and the publisher resent after the rest. Without this the rest would
+    /// reach them only when they NACK it, a round trip later. It goes up to the newest
+    /// packet of the layer, at most [`CATCH_UP_LIMIT`] numbers on; a number not in the
+    /// layer's cache stays reserved for its resend. The munger keeps it exact: a packet
+    /// already forwarded is a duplicate.
+    fn catch_up(&mut self, now: Instant, track_id: TrackId, index: usize, sequence: u16) {
+        let Router {
+            tracks,
+            participants,
+            transmits,
+            pool,
+            stats,
+            config,
+            egress,
+            ..
+        } = self;
+        let Some(track) = tracks.get_mut(&track_id) else {
+            return;
+        };
+        let Some(layer) = track.layers.get(index) else {
+            return;
+        };
+        let mut scratch = pool.pop().unwrap_or_default();
+        let mut sink = Sink {
+            participants,
+            transmits,
+            pool,
+            stats,
+            egress,
+        };
+        let extensions = track.config.extensions;
+        // Up to the newest packet of the layer received so far.
+        let ahead = layer
+            .stats
+            .extended_highest_sequence()
+            .map_or(0, |h| (h as u16).wrapping_sub(sequence));
+        let ahead = if ahead < 0x8000 { ahead } else { 0 };
+        for k in 1..=ahead.min(CATCH_UP_LIMIT) {
+            let Some(cached) = layer
+                .cache
+                .as_ref()
+                .and_then(|c| c.get(sequence.wrapping_add(k), now))
+            else {
+                // Lost (or not kept): its number stays reserved, for its resend.
+                continue;
+            };
+            scratch.clear();
+            scratch.extend_from_slice(cached);
+            let Ok(header) = RtpHeader::parse(&scratch) else {
+                continue;
+            };
+            let (_, picture) = inspect(track.config.codec, header.payload(&scratch));
+            let out = Outgoing {
+                packet: &scratch,
+                header: &header,
+                picture,
+                transport_cc: extensions
+                    .transport_cc
+                    .filter(|&id| header.extension(&scratch, id).is_some_and(|v| v.len() == 2)),
+                now,
+                capacity: config.max_packet + 64,
+            };
+            let view = route::Packet::new(index, &header, picture, track.config.clock_rate, now);
+            sink.egress.clear();
+            for s in track.subscribers.iter_mut().filter(|s| s.sub.catching_up) {
+                let route = s.sub.route(&view);
+                sink.stats.caught_up += u64::from(matches!(route, Route::Send(..)));
+                sink.take(&out, s, route, extensions.transport_cc);
+            }
+            out.send(&mut sink);
+        }
+        recycle_into(sink.pool, scratch);
+        for s in &mut track.subscribers {
+            s.sub.catching_up = false;
+        }
     }
 
     /// What a packet's arrival on layer `index` of `track_id` calls for once it is handled:
@@ -518,6 +543,9 @@ pub(super) fn recycle_into(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
 /// Zeros to append for the crypto's overhead (SRTP's largest is a 16-byte tag).
 const TAG_ROOM: [u8; 32] = [0; 32];
 
+/// The most packets [`Router::catch_up`] forwards after a switch (a large keyframe's worth).
+const CATCH_UP_LIMIT: u16 = 512;
+
 /// Subscribers whose bookkeeping is done before their packets are built.
 pub(super) const EGRESS_CHUNK: usize = 16;
 
@@ -531,6 +559,48 @@ pub(super) struct Egress {
     rewrite: Rewrite,
     /// Its picture ID and TL0PICIDX (VP8, VP9), when the packet has them.
     picture: PictureRewrite,
+}
+
+/// Where the copies of a packet go: the chunk of copies being built, the participants'
+/// sessions that protect them, the transmit queue, the buffer pool and the counters.
+struct Sink<'a, C> {
+    participants: &'a mut Participants<C>,
+    transmits: &'a mut VecDeque<Transmit>,
+    pool: &'a mut Vec<Vec<u8>>,
+    stats: &'a mut RouterStats,
+    egress: &'a mut Vec<Egress>,
+}
+
+impl<C: MediaCrypto> Sink<'_, C> {
+    /// Acts on subscriber `s`'s decision about packet `out`: queues its copy (and builds
+    /// the chunk once full), or sends the padding that fills its number (with a
+    /// transport-wide sequence number if `twcc` names the extension).
+    #[inline(always)]
+    fn take(&mut self, out: &Outgoing<'_>, s: &Subscriber, route: Route, twcc: Option<u8>) {
+        match route {
+            Route::Send(rewrite, picture) => {
+                self.egress.push(Egress {
+                    slot: s.slot,
+                    to: s.id,
+                    ssrc: s.sub.munger.out_ssrc(),
+                    rewrite,
+                    picture,
+                });
+                if self.egress.len() == EGRESS_CHUNK {
+                    out.send(self);
+                }
+            }
+            Route::Fill(sequence) => {
+                if let Some(p) = self.participants.at_mut(s.slot) {
+                    let padding = filler(&s.sub, sequence, out.header.payload_type);
+                    let sent =
+                        send_padding(p, s.id, padding, twcc, out.now, self.pool, self.transmits);
+                    self.stats.gap_fillers += u64::from(sent);
+                }
+            }
+            Route::Skip => {}
+        }
+    }
 }
 
 /// The decrypted packet being forwarded, and what every copy of it needs.
@@ -549,14 +619,14 @@ struct Outgoing<'a> {
 impl Outgoing<'_> {
     /// Builds, protects and queues each subscriber's copy in `egress`, and empties it. A copy
     /// that cannot be protected is dropped (and counted); plaintext never reaches a transmit.
-    fn send<C: MediaCrypto>(
-        &self,
-        participants: &mut Participants<C>,
-        transmits: &mut VecDeque<Transmit>,
-        pool: &mut Vec<Vec<u8>>,
-        egress: &mut Vec<Egress>,
-        stats: &mut RouterStats,
-    ) {
+    fn send<C: MediaCrypto>(&self, sink: &mut Sink<'_, C>) {
+        let Sink {
+            participants,
+            transmits,
+            pool,
+            stats,
+            egress,
+        } = sink;
         let len = self.packet.len();
         for e in egress.drain(..) {
             let Some(p) = participants.at_mut(e.slot) else {
@@ -611,31 +681,5 @@ impl Outgoing<'_> {
                 }
             }
         }
-    }
-}
-
-/// The temporal layer of the packet being forwarded (VP8/VP9 TID), and whether a subscriber
-/// may change its temporal layer here.
-#[derive(Clone, Copy)]
-pub(super) struct Temporal {
-    id: u8,
-    /// The packet starts a frame: the forwarded layer may move down.
-    frame_start: bool,
-    /// Layer sync (or switching up point): with a base-layer frame start, it may move up.
-    sync: bool,
-}
-
-impl super::Subscription {
-    /// Moves the forwarded temporal layer towards the target where the packet allows it, and
-    /// says whether the packet is forwarded.
-    #[inline]
-    fn forwards(&mut self, t: Temporal) -> bool {
-        if t.frame_start && self.target_temporal != self.current_temporal {
-            let up = self.target_temporal > self.current_temporal;
-            if !up || t.id == 0 || t.sync {
-                self.current_temporal = self.target_temporal;
-            }
-        }
-        t.id <= self.current_temporal
     }
 }

@@ -18,6 +18,7 @@ mod forward;
 mod inspect;
 mod participants;
 mod probe;
+mod route;
 mod selection;
 mod speaker;
 #[cfg(test)]
@@ -115,6 +116,9 @@ pub struct RouterStats {
     /// Padding packets sent to fill a subscriber's sequence number that a late packet, left
     /// out, had kept (see [`Munger::skip`](crate::munger::Munger::skip)).
     pub gap_fillers: u64,
+    /// Packets forwarded from the cache right after a layer switch: the rest of a keyframe
+    /// whose first packet came late (resent), which had reached the router before it.
+    pub caught_up: u64,
 }
 
 struct Layer {
@@ -233,6 +237,9 @@ struct Subscription {
     /// RTX (RFC 4588) for retransmissions, when negotiated: (SSRC, payload type, next
     /// sequence number).
     rtx: Option<(u32, u8, u16)>,
+    /// Just switched layers: gets what of the new layer the router had cached past the
+    /// switch point (see `Router::catch_up`).
+    catching_up: bool,
 }
 
 /// A hasher for the router's own ids (small integers chosen by the application, not by
@@ -576,6 +583,7 @@ impl<C: MediaCrypto> Router<C> {
             packets_sent: 0,
             octets_sent: 0,
             rtx: None,
+            catching_up: false,
         };
         if audio {
             // Audio has no keyframes: forward from the first packet.

@@ -269,7 +269,7 @@ fn uplink_loss_is_nacked_and_repaired_over_rtx() {
 }
 
 #[test]
-fn a_keyframe_whose_start_came_late_is_completed_on_request() {
+fn a_keyframe_whose_start_came_late_is_completed_at_once() {
     let t0 = Instant::now();
     let ms = |n: u64| t0 + Duration::from_millis(n);
     let mut track = video_track(&[0x100]);
@@ -277,43 +277,59 @@ fn a_keyframe_whose_start_came_late_is_completed_on_request() {
     let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
     router.set_rtx(bob.id, TrackId(1), 0xB0C, 97).unwrap();
     drain(&mut router);
-    // The keyframe's first packet (10) is lost upstream; its second (11, no frame start)
-    // arrives before Bob can begin, and is not forwarded.
-    let second = vec![0x00, 0x00, 0x00, 0x00, 11, 11];
-    alice
-        .send_rtp(&mut router, ms(0), header(0x100, 11, 3000), second.clone())
-        .unwrap();
+    // The keyframe's first packet (10) and third (12) are lost upstream; its second (11)
+    // and fourth (13), no frame start, arrive before Bob can begin, and are not forwarded.
+    let rest = |n: u8| vec![0x00, 0x00, 0x00, 0x00, n, n];
+    for n in [11u8, 13] {
+        let h = header(0x100, u16::from(n), 3000);
+        alice.send_rtp(&mut router, ms(0), h, rest(n)).unwrap();
+    }
     let (none, _) = bob.receive(&drain(&mut router));
     assert!(none.is_empty());
-    // The resend of 10 starts the keyframe: Bob begins there; 12 follows, past the number
-    // kept for 11.
-    let mut payload = 10u16.to_be_bytes().to_vec();
-    payload.extend(vp8(true, 10));
-    let rtx = Header {
-        payload_type: 97,
-        ..header(0x101, 500, 3000)
+    // The resend of 10 starts the keyframe: Bob begins there, and gets 11 and 13 from the
+    // cache at once, past the number kept for 12.
+    let resend = |alice: &mut Client, router: &mut Router<SrtpSession>, n: u16, rtx_seq, p| {
+        let mut payload = n.to_be_bytes().to_vec();
+        payload.extend(p);
+        let h = Header {
+            payload_type: 97,
+            ..header(0x101, rtx_seq, 3000)
+        };
+        alice.send_rtp(router, ms(20), h, payload).unwrap();
     };
-    alice.send_rtp(&mut router, ms(20), rtx, payload).unwrap();
-    alice
-        .send_rtp(&mut router, ms(30), header(0x100, 12, 3000), vp8(false, 12))
-        .unwrap();
-    let (forwarded, _) = bob.receive(&drain(&mut router));
-    let seqs: Vec<u16> = forwarded.iter().map(|p| p.header.sequence_number).collect();
-    assert_eq!(seqs.len(), 2);
-    let hole = seqs[0].wrapping_add(1);
-    assert_eq!(seqs[1], hole.wrapping_add(1));
-    // Bob asks for the hole: 11 is in the cache, and goes out over RTX.
+    resend(&mut alice, &mut router, 10, 500, vp8(true, 10));
+    let (first, _) = bob.receive(&drain(&mut router));
+    let seqs: Vec<u16> = first.iter().map(|p| p.header.sequence_number).collect();
+    let start = seqs[0];
+    assert_eq!(seqs, vec![start, start + 1, start + 3]);
+    assert_eq!(router.stats().caught_up, 2);
+    assert_eq!((first[1].payload[4], first[2].payload[4]), (11, 13));
+    // The resend of 12 goes into its number.
+    resend(&mut alice, &mut router, 12, 501, rest(12));
+    let (late, _) = bob.receive(&drain(&mut router));
+    assert_eq!(late.len(), 1);
+    assert_eq!(
+        (late[0].header.sequence_number, late[0].payload[4]),
+        (start + 2, 12)
+    );
+    assert!(
+        first
+            .iter()
+            .chain(&late)
+            .all(|p| p.header.timestamp == first[0].header.timestamp)
+    );
+    // Bob asks for 11 again: it goes out over RTX, as it was.
     let mut nack = Vec::new();
-    crate::rtcp::build::nack(0xB0B0, 0xB0B, &[hole], &mut nack).unwrap();
+    crate::rtcp::build::nack(0xB0B0, 0xB0B, &[start + 1], &mut nack).unwrap();
     bob.send_rtcp(&mut router, ms(40), &nack);
     let (resent, _) = bob.receive(&drain(&mut router));
     let [p] = resent.as_slice() else {
         panic!("one resend, got {resent:?}");
     };
     assert_eq!((p.header.ssrc, p.header.payload_type), (0xB0C, 97));
-    assert_eq!(&p.payload[..2], &hole.to_be_bytes());
-    assert_eq!(&p.payload[2..], &second[..]);
-    assert_eq!(p.header.timestamp, forwarded[0].header.timestamp);
+    assert_eq!(&p.payload[..2], &(start + 1).to_be_bytes());
+    assert_eq!(&p.payload[2..], &rest(11)[..]);
+    assert_eq!(p.header.timestamp, first[0].header.timestamp);
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::collections::VecDeque;
 use super::participants::Participants;
 use super::route::{self, Route};
 use super::{
-    Kind, POOL_LIMIT, Participant, ParticipantId, Router, RouterError, RouterEvent, RouterStats,
-    StreamRef, Subscriber, Subscription, TrackId, Transmit,
+    Kind, POOL_LIMIT, Participant, ParticipantId, Router, RouterConfig, RouterError, RouterEvent,
+    RouterStats, StreamRef, Subscriber, Subscription, TrackConfig, TrackId, Transmit,
 };
 use crate::codec::{PictureFields, inspect};
 use crate::munger::{PictureRewrite, Rewrite};
@@ -172,26 +172,12 @@ impl<C: MediaCrypto> Router<C> {
         };
         let source = header.ssrc;
         let spatial = layer.spatial;
-        // The subscriber's own transport-wide sequence number replaces the publisher's, when
-        // the packet carries one (the extension id is the same on both legs).
-        let transport_cc = track
-            .config
-            .extensions
-            .transport_cc
-            .filter(|&id| header.extension(packet, id).is_some_and(|v| v.len() == 2));
         // Subscribers go in chunks of [`EGRESS_CHUNK`], two passes each: the bookkeeping
         // (layer switches, the munger, counters) for the chunk, then for each of its
         // subscribers the copy, rewrite and encryption. Keeping the bookkeeping apart keeps the
         // crypto loop as tight as the bare protect loop it is measured against, with each
         // buffer written just before it is encrypted (`benches/router.rs`).
-        let out = Outgoing {
-            packet,
-            header: &header,
-            picture,
-            transport_cc,
-            now,
-            capacity: config.max_packet + 64,
-        };
+        let out = Outgoing::new(packet, &header, picture, &track.config, config, now);
         let view = route::Packet::new(index, &header, picture, clock_rate, now);
         let fill_twcc = track.config.extensions.transport_cc;
         let mut switched = false;
@@ -287,16 +273,7 @@ impl<C: MediaCrypto> Router<C> {
                 continue;
             };
             let (_, picture) = inspect(track.config.codec, header.payload(&scratch));
-            let out = Outgoing {
-                packet: &scratch,
-                header: &header,
-                picture,
-                transport_cc: extensions
-                    .transport_cc
-                    .filter(|&id| header.extension(&scratch, id).is_some_and(|v| v.len() == 2)),
-                now,
-                capacity: config.max_packet + 64,
-            };
+            let out = Outgoing::new(&scratch, &header, picture, &track.config, config, now);
             let view = route::Packet::new(index, &header, picture, track.config.clock_rate, now);
             sink.egress.clear();
             for s in track.subscribers.iter_mut().filter(|s| s.sub.catching_up) {
@@ -616,7 +593,33 @@ struct Outgoing<'a> {
     capacity: usize,
 }
 
-impl Outgoing<'_> {
+impl<'a> Outgoing<'a> {
+    /// Decrypted `packet` (parsed as `header`, with `picture` its payload descriptor's
+    /// fields) of a track configured as `track`, for a router configured as `config`.
+    #[inline]
+    fn new(
+        packet: &'a [u8],
+        header: &'a RtpHeader,
+        picture: Option<PictureFields>,
+        track: &TrackConfig,
+        config: &RouterConfig,
+        now: Instant,
+    ) -> Self {
+        Outgoing {
+            packet,
+            header,
+            picture,
+            // The subscriber's own transport-wide sequence number replaces the publisher's,
+            // when the packet carries one (the extension id is the same on both legs).
+            transport_cc: track
+                .extensions
+                .transport_cc
+                .filter(|&id| header.extension(packet, id).is_some_and(|v| v.len() == 2)),
+            now,
+            capacity: config.max_packet + 64,
+        }
+    }
+
     /// Builds, protects and queues each subscriber's copy in `egress`, and empties it. A copy
     /// that cannot be protected is dropped (and counted); plaintext never reaches a transmit.
     fn send<C: MediaCrypto>(&self, sink: &mut Sink<'_, C>) {

@@ -6,7 +6,8 @@
 // then both peer connections offer only that codec and its RTX (setCodecPreferences; for
 // H264 the packetization-mode=1 constrained-baseline 42e01f profile), and VP9 and AV1 get
 // scalabilityMode L1T3 per encoding, so that each RID is an encoder of its own (simulcast),
-// not a layer of one SVC stream.
+// not a layer of one SVC stream. With SVC set (e.g. L3T3_KEY, for VP9) the publisher sends
+// one encoding in that scalability mode instead: every spatial layer in one SSRC, no RIDs.
 //
 // Protocol over stdin/stdout, one JSON object per line:
 //   out: {"publisher": OFFER_SDP, "subscriber": OFFER_SDP}
@@ -29,7 +30,8 @@ async function main() {
   const page = await browser.newPage();
   await page.setContent('<video id="v" autoplay muted playsinline></video>');
   const codec = process.env.CODEC || null;
-  const offers = await page.evaluate(async (codec) => {
+  const svc = process.env.SVC || null;
+  const offers = await page.evaluate(async ([codec, svc]) => {
     const canvas = document.createElement('canvas');
     canvas.width = 1280;
     canvas.height = 720;
@@ -47,11 +49,15 @@ async function main() {
     const track = canvas.captureStream(30).getVideoTracks()[0];
     const publisher = new RTCPeerConnection();
     const svcCodec = codec === 'VP9' || codec === 'AV1';
-    const encodings = [
-      { rid: 'q', scaleResolutionDownBy: 4 },
-      { rid: 'h', scaleResolutionDownBy: 2 },
-      { rid: 'f' },
-    ].map((e) => (svcCodec ? { ...e, scalabilityMode: 'L1T3' } : e));
+    // SVC at 15 frames per second: three spatial layers of 720p at 30 are more than two
+    // cores encode without dropping upper layer frames.
+    const encodings = svc
+      ? [{ scalabilityMode: svc, maxFramerate: 15 }]
+      : [
+          { rid: 'q', scaleResolutionDownBy: 4 },
+          { rid: 'h', scaleResolutionDownBy: 2 },
+          { rid: 'f' },
+        ].map((e) => (svcCodec ? { ...e, scalabilityMode: 'L1T3' } : e));
     const transceiver = publisher.addTransceiver(track, {
       direction: 'sendonly',
       sendEncodings: encodings,
@@ -93,7 +99,8 @@ async function main() {
     const parameters = transceiver.sender.getParameters();
     parameters.degradationPreference = 'maintain-resolution';
     await transceiver.sender.setParameters(parameters).catch(() => {});
-    track.contentHint = 'detail';
+    // (Not with SVC: Chromium 156 then encodes nothing at all.)
+    if (!svc) track.contentHint = 'detail';
     await publisher.setLocalDescription();
     await subscriber.setLocalDescription();
     await Promise.all([gathered(publisher), gathered(subscriber)]);
@@ -101,7 +108,7 @@ async function main() {
       publisher: publisher.localDescription.sdp,
       subscriber: subscriber.localDescription.sdp,
     };
-  }, codec);
+  }, [codec, svc]);
   console.log(JSON.stringify(offers));
 
   const next = lineQueue(process.stdin);
@@ -139,9 +146,12 @@ async function main() {
           }
         });
         (await window.room.publisher.getStats()).forEach((s) => {
-          if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) {
-            out.sent[s.rid] = s.frameWidth || 0;
-            out.active[s.rid] = s.active !== false;
+          if (s.type === 'outbound-rtp' && s.kind === 'video') {
+            // One SVC encoding has no RID: it shows as "-", with its scalability mode.
+            const rid = s.rid || '-';
+            out.sent[rid] = s.frameWidth || 0;
+            out.active[rid] = s.active !== false;
+            if (!s.rid) out.mode = `${s.scalabilityMode} ${s.packetsSent} packets`;
           }
         });
         out.publisher = window.room.publisher.connectionState;

@@ -71,6 +71,9 @@ pub(crate) struct Offer {
     pub(crate) rids: Vec<String>,
     /// Header extension ids by URI.
     pub(crate) extensions: Vec<(String, u8)>,
+    /// The publisher sends one SVC stream (set by the test): its streams are found by MID,
+    /// with RTX and transport-wide CC, as a simulcast publisher's are.
+    pub(crate) svc: bool,
 }
 
 impl Offer {
@@ -145,7 +148,14 @@ impl Offer {
                     Some((uri.trim().to_owned(), id.split('/').next()?.parse().ok()?))
                 })
                 .collect(),
+            svc: false,
         }
+    }
+
+    /// Whether the publisher's streams are named by MID (and RID), with RTX and
+    /// transport-wide CC, as a browser sends simulcast or SVC.
+    fn named_streams(&self) -> bool {
+        !self.rids.is_empty() || self.svc
     }
 
     fn extension(&self, uri: &str) -> Option<u8> {
@@ -188,7 +198,12 @@ impl Offer {
             ssrc,
             rid: rid.cloned(),
             spatial: i as u8,
-            bitrate_bps: [150_000, 500_000, 1_500_000][i.min(2)],
+            // An SVC stream carries every spatial layer: the whole 720p bitrate.
+            bitrate_bps: if self.svc {
+                2_000_000
+            } else {
+                [150_000, 500_000, 1_500_000][i.min(2)]
+            },
             rtx_ssrc: None,
         };
         let layers = if self.rids.is_empty() {
@@ -200,7 +215,7 @@ impl Offer {
                 .map(|(i, rid)| layer(i, None, Some(rid)))
                 .collect()
         };
-        let simulcast = !self.rids.is_empty();
+        let simulcast = self.named_streams();
         TrackConfig {
             kind: Kind::Video,
             codec: self.router_codec(),
@@ -560,7 +575,7 @@ fn answer(
     let audio = offer.kind == Kind::Audio;
     let kind = if audio { "audio" } else { "video" };
     let twcc = if leg.publisher {
-        offer.extension(TWCC_URI).filter(|_| !offer.rids.is_empty())
+        offer.extension(TWCC_URI).filter(|_| offer.named_streams())
     } else {
         offer
             .extension(TWCC_URI)
@@ -572,7 +587,7 @@ fn answer(
         media.push_str("a=recvonly\r\n");
         let uris: &[&str] = if audio {
             &[AUDIO_LEVEL_URI]
-        } else if offer.rids.is_empty() {
+        } else if !offer.named_streams() {
             &[]
         } else {
             &[MID_URI, RID_URI, RRID_URI, TWCC_URI]
@@ -619,7 +634,7 @@ fn answer(
     // subscriber that offers it.
     if let Some(rtx) = offer
         .rtx
-        .filter(|_| !leg.publisher || !offer.rids.is_empty())
+        .filter(|_| !leg.publisher || offer.named_streams())
     {
         payload_types.push_str(&format!(" {rtx}"));
         media.push_str(&format!(

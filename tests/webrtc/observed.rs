@@ -23,6 +23,10 @@ pub(crate) struct SentVideo {
     pub(crate) tl0_pic_idx: Option<u8>,
     /// The temporal layer (TID), when the descriptor has one.
     pub(crate) temporal_id: Option<u8>,
+    /// VP9's spatial layer (SID), when the descriptor has layer indices.
+    pub(crate) spatial_id: Option<u8>,
+    /// The RTP marker (for VP9 SVC: the end of the picture as the subscriber gets it).
+    pub(crate) marker: bool,
     /// It starts a keyframe (the router's own detection, `codec::inspect`).
     pub(crate) keyframe: bool,
     /// The RTP payload (for RTX, without the OSN), to read with an independent depacketizer.
@@ -62,6 +66,9 @@ pub(crate) struct InputVideo {
     pub(crate) timestamp: u32,
     pub(crate) picture_id: Option<u16>,
     pub(crate) tl0_pic_idx: Option<u8>,
+    /// VP9's spatial layer (SID), and the RTP marker as the publisher set it.
+    pub(crate) spatial_id: Option<u8>,
+    pub(crate) marker: bool,
 }
 
 /// The shared log of [`InputVideo`], in the order the router decrypted them.
@@ -150,6 +157,8 @@ impl Observed {
                 picture_id: fields.and_then(|f| f.picture_id()),
                 tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
                 temporal_id: fields.and_then(|f| f.temporal_id()),
+                spatial_id: fields.and_then(|f| f.spatial_id()),
+                marker: header.marker,
                 keyframe,
                 payload: Payload(payload.to_vec()),
                 rtx,
@@ -189,6 +198,8 @@ impl MediaCrypto for Observed {
                     timestamp: header.timestamp,
                     picture_id: fields.and_then(|f| f.picture_id()),
                     tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
+                    spatial_id: fields.and_then(|f| f.spatial_id()),
+                    marker: header.marker,
                 });
         }
         Ok(n)

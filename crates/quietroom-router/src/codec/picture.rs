@@ -31,9 +31,10 @@ pub struct PictureFields {
     picture_at: u8,
     /// Where TL0PICIDX is, 0 when there is none.
     tl0_at: u8,
-    /// The temporal layer index (TID).
+    /// The temporal layer index (TID) in the low 3 bits; VP9's spatial layer index (SID)
+    /// in the next 3.
     temporal: u8,
-    /// [`WIDE`], [`TEMPORAL`], [`SYNC`], [`START`], [`KEEP_GAPS`].
+    /// [`WIDE`], [`TEMPORAL`], [`SYNC`], [`START`], [`KEEP_GAPS`], [`SPATIAL`], [`END`].
     flags: u8,
 }
 
@@ -47,6 +48,10 @@ const SYNC: u8 = 4;
 const START: u8 = 8;
 /// Pictures left out keep their picture IDs (VP9).
 const KEEP_GAPS: u8 = 16;
+/// The descriptor has a spatial layer index (VP9 with layer indices).
+const SPATIAL: u8 = 32;
+/// The packet ends a frame (VP9's E: the last packet of a layer frame).
+const END: u8 = 64;
 
 impl PictureFields {
     /// The picture ID (7 or 15 bits), if the descriptor has one.
@@ -70,7 +75,22 @@ impl PictureFields {
     /// The temporal layer index (TID), if the descriptor has one: 0 for the base layer.
     #[inline]
     pub fn temporal_id(&self) -> Option<u8> {
-        (self.flags & TEMPORAL != 0).then_some(self.temporal)
+        (self.flags & TEMPORAL != 0).then_some(self.temporal & 0x07)
+    }
+
+    /// VP9's spatial layer index (SID), if the descriptor has layer indices: 0 for the base
+    /// layer. Within one SSRC (SVC), a picture is one layer frame per spatial layer, lowest
+    /// first, all with the picture's ID.
+    #[inline]
+    pub fn spatial_id(&self) -> Option<u8> {
+        (self.flags & SPATIAL != 0).then_some(self.temporal >> 3)
+    }
+
+    /// Whether the packet ends a frame: VP9's E, set on the last packet of each layer frame
+    /// (the RTP marker marks only the end of the whole picture). False for VP8.
+    #[inline]
+    pub fn frame_end(&self) -> bool {
+        self.flags & END != 0
     }
 
     /// Whether the picture depends only on the base temporal layer (VP8's layer sync bit Y,
@@ -147,8 +167,19 @@ impl PictureFields {
 
     /// Records the temporal layer index and its sync (or switching up) bit.
     pub(super) fn set_temporal(&mut self, temporal_id: u8, sync: bool) {
-        self.temporal = temporal_id;
+        self.temporal = (self.temporal & !0x07) | (temporal_id & 0x07);
         self.flags |= TEMPORAL | if sync { SYNC } else { 0 };
+    }
+
+    /// Records VP9's spatial layer index (3 bits).
+    pub(super) fn set_spatial(&mut self, spatial_id: u8) {
+        self.temporal = (self.temporal & 0x07) | ((spatial_id & 0x07) << 3);
+        self.flags |= SPATIAL;
+    }
+
+    /// Records that the packet ends a frame (VP9's E).
+    pub(super) fn set_frame_end(&mut self) {
+        self.flags |= END;
     }
 
     /// Records that pictures left out keep their picture IDs ([`PictureFields::keeps_gaps`]).

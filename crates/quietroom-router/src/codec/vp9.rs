@@ -50,12 +50,16 @@ fn descriptor(payload: &[u8]) -> Option<Descriptor> {
         let indices = r.u8().ok()?;
         spatial_id = (indices >> 1) & 0x07;
         fields.set_temporal(indices >> 5, indices & 0x10 != 0);
+        fields.set_spatial(spatial_id);
         if first & 0x10 == 0 {
             fields.read_tl0_pic_idx(&mut r)?;
         }
     }
     if first & 0x08 != 0 {
         fields.set_frame_start();
+    }
+    if first & 0x04 != 0 {
+        fields.set_frame_end();
     }
     Some(Descriptor {
         first,
@@ -105,6 +109,25 @@ mod tests {
         assert!(!is_keyframe(&[0xA8, 0x80, 0x01, 0x03, 0x07, 0x82, 0x49]));
         // Descriptor only.
         assert!(!is_keyframe(&[0x08]));
+    }
+
+    #[test]
+    fn spatial_layers_and_frame_ends() {
+        // Flexible mode as libwebrtc sends SVC: I (15 bits), L, F, B, E; TID 1, U, SID 2,
+        // D; one P_DIFF.
+        let (key, f) = inspect(&[0xBC, 0x81, 0x23, 0x35, 0x02, 0x11]);
+        let f = f.unwrap();
+        assert!(!key);
+        assert_eq!(
+            (f.picture_id(), f.spatial_id(), f.temporal_id()),
+            (Some(0x123), Some(2), Some(1))
+        );
+        assert!(f.frame_start() && f.frame_end() && f.layer_sync());
+        // Without layer indices: no spatial layer; E clear.
+        let (_, f) = inspect(&[0x88, 0x81, 0x23, 0x11]);
+        let f = f.unwrap();
+        assert_eq!((f.spatial_id(), f.temporal_id()), (None, None));
+        assert!(f.frame_start() && !f.frame_end());
     }
 
     #[test]

@@ -13,10 +13,11 @@
 
 /// What one video subscription may take, for [`allocate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Choice {
-    /// The layers it may take, lowest first, as (layer index, bits per second it costs).
-    /// The first is its floor. Never empty.
-    pub(super) steps: Vec<(usize, u64)>,
+pub(super) struct Choice<S = usize> {
+    /// The layers it may take, lowest first, as (what to forward, bits per second it
+    /// costs): `S` names a step for the caller (a layer index, or a layer and how many of its
+    /// spatial layers). The first is its floor. Never empty.
+    pub(super) steps: Vec<(S, u64)>,
     /// Higher is served first.
     pub(super) priority: u8,
 }
@@ -36,7 +37,12 @@ pub(super) struct Allocation {
 impl Allocation {
     /// The share of `budget` choice `i` gets for its temporal layers when the floors do not
     /// all fit (its floor's cost, scaled down to the budget); `None` when they fit.
-    pub(super) fn thinned_share(&self, choices: &[Choice], i: usize, budget: u64) -> Option<u64> {
+    pub(super) fn thinned_share<S>(
+        &self,
+        choices: &[Choice<S>],
+        i: usize,
+        budget: u64,
+    ) -> Option<u64> {
         if self.floors <= budget {
             return None;
         }
@@ -48,9 +54,9 @@ impl Allocation {
     /// The smallest budget at which one more step would be taken (with `extra(i)`, what
     /// choice `i` could take beyond its steps, such as all its temporal layers, as the cost
     /// its current step would then have); `None` if every choice has all it wants.
-    pub(super) fn next_goal(
+    pub(super) fn next_goal<S>(
         &self,
-        choices: &[Choice],
+        choices: &[Choice<S>],
         extra: impl Fn(usize) -> Option<u64>,
     ) -> Option<u64> {
         choices
@@ -71,7 +77,7 @@ impl Allocation {
 
 /// Divides `budget` (bits per second) among `choices`: floors first, then steps by priority
 /// and in turns among equal priorities, while they fit.
-pub(super) fn allocate(budget: u64, choices: &[Choice]) -> Allocation {
+pub(super) fn allocate<S>(budget: u64, choices: &[Choice<S>]) -> Allocation {
     let cost = |i: usize, level: usize| choices[i].steps.get(level).map_or(0, |&(_, c)| c);
     let mut level = vec![0usize; choices.len()];
     let floors = (0..choices.len()).fold(0u64, |sum, i| sum.saturating_add(cost(i, 0)));

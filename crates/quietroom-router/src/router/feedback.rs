@@ -248,11 +248,16 @@ impl<C: MediaCrypto> Router<C> {
                 continue;
             };
             let mut buf = pool.pop().unwrap_or_default();
+            // The end of the highest SVC layer frame the subscriber gets ends its picture.
+            let marker = picture.is_some_and(|(f, _)| {
+                f.frame_end() && f.spatial_id().is_some_and(|sid| sid == sub.current_svc)
+            });
             let first = Forwarded {
                 sequence: seq,
                 timestamp_offset: sent.timestamp_offset,
                 ssrc: out_ssrc,
                 picture,
+                marker,
             };
             let twcc = track_config
                 .extensions
@@ -592,6 +597,9 @@ struct Forwarded {
     ssrc: u32,
     /// Where its picture ID and TL0PICIDX are (VP8, VP9), and what they were.
     picture: Option<(PictureFields, PictureRewrite)>,
+    /// It ended the picture for this subscriber (the RTP marker the router set on the last
+    /// layer frame it forwards of an SVC stream, `router/svc.rs`).
+    marker: bool,
 }
 
 /// Builds the retransmission of `original` (plaintext, as received from the publisher) into
@@ -634,6 +642,11 @@ fn resend<C: MediaCrypto>(
             original.len()
         }
     };
+    if first.marker
+        && let Some(b) = buf.get_mut(1)
+    {
+        *b |= 0x80;
+    }
     if let Some((fields, rewrite)) = first.picture {
         // In an RTX packet the payload starts after the original sequence number.
         let at = header.payload_offset + if rtx.is_some() { 2 } else { 0 };

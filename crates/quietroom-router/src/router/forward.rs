@@ -142,12 +142,19 @@ impl<C: MediaCrypto> Router<C> {
         }
         let clock_rate = track.config.clock_rate;
         let mut picture = None;
+        let mut spatial_grew = false;
         let keyframe = match track.config.kind {
             Kind::Video => {
                 let keyframe;
                 (keyframe, picture) = inspect(track.config.codec, header.payload(packet));
                 if let Some(tid) = picture.and_then(|f| f.temporal_id()) {
                     layer.temporal_layers = layer.temporal_layers.max(tid.saturating_add(1));
+                }
+                if let Some(sid) = picture.and_then(|f| f.spatial_id())
+                    && !stream.rtx
+                {
+                    // A spatial layer seen for the first time: subscribers choose again.
+                    spatial_grew = layer.svc.record(now, sid, header.payload_len);
                 }
                 if let Some(cache) = layer.cache.as_mut() {
                     cache.insert(header.sequence, packet, now);
@@ -178,7 +185,7 @@ impl<C: MediaCrypto> Router<C> {
         // crypto loop as tight as the bare protect loop it is measured against, with each
         // buffer written just before it is encrypted (`benches/router.rs`).
         let out = Outgoing::new(packet, &header, picture, &track.config, config, now);
-        let view = route::Packet::new(index, &header, picture, clock_rate, now);
+        let view = route::Packet::new(index, &header, picture, keyframe, clock_rate, now);
         let fill_twcc = track.config.extensions.transport_cc;
         let mut switched = false;
         let mut sink = Sink {
@@ -195,6 +202,8 @@ impl<C: MediaCrypto> Router<C> {
             if switch {
                 sub.munger.switch_to(source, now);
                 sub.current = Some(index);
+                // A keyframe: an SVC stream's spatial layers can all start here.
+                sub.current_svc = sub.target_svc;
                 events.push_back(RouterEvent::LayerSwitched {
                     subscriber: s.id,
                     track: track_id,
@@ -215,6 +224,17 @@ impl<C: MediaCrypto> Router<C> {
             self.catch_up(now, track_id, index, header_sequence);
         }
         self.after_arrival(now, track_id, index, uplink, resumed);
+        if spatial_grew {
+            // Each subscriber's steps now include the new spatial layer.
+            let ids: Vec<ParticipantId> = self
+                .tracks
+                .get(&track_id)
+                .map(|t| t.subscribers.iter().map(|s| s.id).collect())
+                .unwrap_or_default();
+            for id in ids {
+                self.select_layers(now, id);
+            }
+        }
         Ok(())
     }
 
@@ -274,7 +294,8 @@ impl<C: MediaCrypto> Router<C> {
             };
             let (_, picture) = inspect(track.config.codec, header.payload(&scratch));
             let out = Outgoing::new(&scratch, &header, picture, &track.config, config, now);
-            let view = route::Packet::new(index, &header, picture, track.config.clock_rate, now);
+            let clock_rate = track.config.clock_rate;
+            let view = route::Packet::new(index, &header, picture, false, clock_rate, now);
             sink.egress.clear();
             for s in track.subscribers.iter_mut().filter(|s| s.sub.catching_up) {
                 let route = s.sub.route(&view);
@@ -536,6 +557,8 @@ pub(super) struct Egress {
     rewrite: Rewrite,
     /// Its picture ID and TL0PICIDX (VP8, VP9), when the packet has them.
     picture: PictureRewrite,
+    /// Set the RTP marker: it ends the picture for this subscriber (SVC, `router/svc.rs`).
+    marker: bool,
 }
 
 /// Where the copies of a packet go: the chunk of copies being built, the participants'
@@ -555,13 +578,14 @@ impl<C: MediaCrypto> Sink<'_, C> {
     #[inline(always)]
     fn take(&mut self, out: &Outgoing<'_>, s: &Subscriber, route: Route, twcc: Option<u8>) {
         match route {
-            Route::Send(rewrite, picture) => {
+            Route::Send(rewrite, picture, marker) => {
                 self.egress.push(Egress {
                     slot: s.slot,
                     to: s.id,
                     ssrc: s.sub.munger.out_ssrc(),
                     rewrite,
                     picture,
+                    marker,
                 });
                 if self.egress.len() == EGRESS_CHUNK {
                     out.send(self);
@@ -648,6 +672,11 @@ impl<'a> Outgoing<'a> {
                 && let Some(payload) = buf.get_mut(self.header.payload_offset..)
             {
                 fields.write(payload, e.picture.picture_id, e.picture.tl0_pic_idx);
+            }
+            if e.marker
+                && let Some(b) = buf.get_mut(1)
+            {
+                *b |= 0x80;
             }
             if rewritten && let Some(id) = self.transport_cc {
                 // The subscriber's own transport-wide sequence number, for its congestion

@@ -22,6 +22,11 @@ pub struct SubscriptionState {
     pub current_temporal: u8,
     /// See [`current_temporal`](Self::current_temporal).
     pub target_temporal: u8,
+    /// Of an SVC stream (VP9 spatial layers in one SSRC), the highest spatial layer forwarded
+    /// now, and the one selected (`u8::MAX`: all).
+    pub current_svc: u8,
+    /// See [`current_svc`](Self::current_svc).
+    pub target_svc: u8,
     /// What the subscriber asked for: its highest spatial layer, and whether it paused.
     pub max_spatial: u8,
     /// See [`max_spatial`](Self::max_spatial).
@@ -73,6 +78,9 @@ pub struct LayerState {
     pub active: bool,
     /// Temporal layers seen in its payload descriptors (0 before any).
     pub temporal_layers: u8,
+    /// Spatial layers seen within this one stream (VP9 SVC: highest SID + 1); 0 for a
+    /// stream without spatial layer indices.
+    pub spatial_layers: u8,
     /// Whether a keyframe request for it is held back by the throttle.
     pub keyframe_pending: bool,
 }
@@ -94,6 +102,8 @@ impl<C: MediaCrypto> Router<C> {
             target_spatial: spatial(sub.target),
             current_temporal: sub.current_temporal,
             target_temporal: sub.target_temporal,
+            current_svc: sub.current_svc,
+            target_svc: sub.target_svc,
             max_spatial: sub.max_spatial,
             paused: sub.paused,
             priority: sub.priority,
@@ -130,6 +140,7 @@ impl<C: MediaCrypto> Router<C> {
                     rtx_ssrc: l.rtx_ssrc,
                     active: l.active(now),
                     temporal_layers: l.temporal_layers,
+                    spatial_layers: l.svc.count(),
                     keyframe_pending: l.keyframe_pending,
                 })
                 .collect()

@@ -21,6 +21,7 @@ mod probe;
 mod route;
 mod selection;
 mod speaker;
+mod svc;
 #[cfg(test)]
 mod tests;
 
@@ -148,6 +149,8 @@ struct Layer {
     /// Temporal layers seen in the layer's payload descriptors (highest TID + 1; 0 before
     /// any TID).
     temporal_layers: u8,
+    /// Spatial layers within this one stream (VP9 SVC) and their rates.
+    svc: svc::SpatialLayers,
 }
 
 /// A layer with no packet for this long is taken for paused by its publisher (a browser
@@ -229,6 +232,10 @@ struct Subscription {
     max_temporal: u8,
     target_temporal: u8,
     current_temporal: u8,
+    /// Spatial layers within one SVC stream (VP9 SID): the highest the subscriber should get
+    /// and the highest forwarded now (`u8::MAX`: all). See `router/svc.rs`.
+    target_svc: u8,
+    current_svc: u8,
     /// The last forwarded packet's (input, output) timestamps, to translate sender reports.
     last_timestamps: Option<(u32, u32)>,
     /// Sender-report counters of what was forwarded.
@@ -485,6 +492,7 @@ impl<C: MediaCrypto> Router<C> {
                 nack: video.then(|| NackGenerator::new(self.config.nack_cache_packets)),
                 last_arrival: None,
                 temporal_layers: 0,
+                svc: svc::SpatialLayers::default(),
             })
             .collect::<Vec<_>>();
         for (index, layer) in layers.iter().enumerate() {
@@ -579,6 +587,8 @@ impl<C: MediaCrypto> Router<C> {
             max_temporal: u8::MAX,
             target_temporal: u8::MAX,
             current_temporal: u8::MAX,
+            target_svc: u8::MAX,
+            current_svc: u8::MAX,
             last_timestamps: None,
             packets_sent: 0,
             octets_sent: 0,

@@ -29,6 +29,9 @@ pub(super) struct Packet<'a> {
     /// Where its payload descriptor's picture numbers are (VP8, VP9).
     pub(super) picture: Option<PictureFields>,
     pub(super) temporal: Option<Temporal>,
+    /// It starts a keyframe (where a subscriber may switch layers, and take on more
+    /// spatial layers of an SVC stream).
+    pub(super) keyframe: bool,
     pub(super) clock_rate: u32,
     pub(super) now: Instant,
 }
@@ -39,6 +42,7 @@ impl<'a> Packet<'a> {
         layer: usize,
         header: &'a RtpHeader,
         picture: Option<PictureFields>,
+        keyframe: bool,
         clock_rate: u32,
         now: Instant,
     ) -> Self {
@@ -54,6 +58,7 @@ impl<'a> Packet<'a> {
             header,
             picture,
             temporal,
+            keyframe,
             clock_rate,
             now,
         }
@@ -64,8 +69,9 @@ impl<'a> Packet<'a> {
 pub(super) enum Route {
     /// Nothing: not its layer, paused, a duplicate, too old.
     Skip,
-    /// Forward it with these numbers.
-    Send(Rewrite, PictureRewrite),
+    /// Forward it with these numbers, and the RTP marker set if `true` (the last packet of
+    /// the highest SVC spatial layer forwarded, which ends the picture for the subscriber).
+    Send(Rewrite, PictureRewrite, bool),
     /// Left out, late: fill this output sequence number with a padding-only packet.
     Fill(u16),
 }
@@ -92,9 +98,14 @@ impl Subscription {
             Some(fields) if previous => self.picture.for_resend(source, &fields),
             _ => None,
         };
+        let spatial = p.picture.and_then(|f| f.spatial_id());
         let left_out = match p.temporal {
             Some(t) if previous => t.id > self.current_temporal,
             Some(t) => !self.forwards(t),
+            None => false,
+        } || match spatial {
+            Some(sid) if previous => sid > self.current_svc,
+            Some(sid) => !self.forwards_spatial(sid, p),
             None => false,
         };
         if left_out || (previous && p.picture.is_some() && resend_picture.is_none()) {
@@ -136,7 +147,23 @@ impl Subscription {
         }
         self.packets_sent = self.packets_sent.wrapping_add(1);
         self.octets_sent = self.octets_sent.wrapping_add(p.header.payload_len as u32);
-        Route::Send(rewrite, picture)
+        let marker = spatial == Some(self.current_svc) && p.picture.is_some_and(|f| f.frame_end());
+        Route::Send(rewrite, picture, marker)
+    }
+
+    /// Moves the forwarded SVC spatial layer towards the target where the packet allows it,
+    /// and says whether the packet's layer frame (spatial layer `sid`) is forwarded: down at
+    /// the start of any picture, up at a keyframe.
+    #[inline]
+    fn forwards_spatial(&mut self, sid: u8, p: &Packet<'_>) -> bool {
+        if sid == 0
+            && self.target_svc != self.current_svc
+            && p.picture.is_some_and(|f| f.frame_start())
+            && (self.target_svc < self.current_svc || p.keyframe)
+        {
+            self.current_svc = self.target_svc;
+        }
+        sid <= self.current_svc
     }
 
     /// Moves the forwarded temporal layer towards the target where the packet allows it, and

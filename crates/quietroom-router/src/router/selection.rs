@@ -41,14 +41,25 @@ fn temporal_fit(layer: &Layer, share: u64, current: u8, headroom: u64) -> u8 {
         .map_or(0, |t| if t + 1 == n { u8::MAX } else { t as u8 })
 }
 
+/// What a step of a subscription's [`Choice`] forwards: a layer, and of an SVC layer (one
+/// stream with several spatial layers, `router/svc.rs`) its spatial layers up to `svc`
+/// (`u8::MAX`: all of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Step {
+    pub(super) layer: usize,
+    pub(super) svc: u8,
+}
+
 /// What `sub` may take of a track's `layers` at `now`, for [`allocate`]: its floor (the
 /// lowest layer the publisher sends), then each higher layer it wants that is sent, by
-/// spatial index; a layer above the one forwarded costs `headroom` percent of its bitrate.
-fn choice(layers: &[Layer], sub: &Subscription, now: Instant, headroom: u64) -> Choice {
+/// spatial index; an SVC layer is one step per spatial layer in it up to the subscriber's
+/// highest. A step above the one forwarded costs `headroom` percent of its bitrate.
+fn choice(layers: &[Layer], sub: &Subscription, now: Instant, headroom: u64) -> Choice<Step> {
     let current = sub.current.or(sub.target).unwrap_or(0);
-    let cost = |i: usize| {
-        let need = layers.get(i).map_or(0, |l| l.bitrate_bps);
-        if i > current {
+    let above =
+        |step: Step| step.layer > current || (step.layer == current && step.svc > sub.current_svc);
+    let cost = |step: Step, need: u64| {
+        if above(step) {
             need.saturating_mul(headroom) / 100
         } else {
             need
@@ -70,11 +81,26 @@ fn choice(layers: &[Layer], sub: &Subscription, now: Instant, headroom: u64) -> 
         .filter(|&i| layers[i].spatial > floor_spatial && layers[i].spatial <= sub.max_spatial)
         .collect();
     ups.sort_by_key(|&i| layers[i].spatial);
+    let mut steps = Vec::with_capacity(ups.len() + 1);
+    for i in std::iter::once(floor).chain(ups) {
+        let Some(l) = layers.get(i) else { continue };
+        let n = l.svc.count();
+        if n > 1 {
+            for sid in 0..n.min(sub.max_spatial.saturating_add(1)) {
+                let svc = if sid + 1 == n { u8::MAX } else { sid };
+                let step = Step { layer: i, svc };
+                steps.push((step, cost(step, l.svc.up_to(sid, l.bitrate_bps))));
+            }
+        } else {
+            let step = Step {
+                layer: i,
+                svc: u8::MAX,
+            };
+            steps.push((step, cost(step, l.bitrate_bps)));
+        }
+    }
     Choice {
-        steps: std::iter::once(floor)
-            .chain(ups)
-            .map(|i| (i, cost(i)))
-            .collect(),
+        steps,
         priority: sub.priority,
     }
 }
@@ -84,7 +110,7 @@ fn choice(layers: &[Layer], sub: &Subscription, now: Instant, headroom: u64) -> 
 pub(super) struct VideoPlan {
     /// The video subscriptions not paused, and what each may take.
     pub(super) tracks: Vec<TrackId>,
-    pub(super) choices: Vec<Choice>,
+    pub(super) choices: Vec<Choice<Step>>,
     pub(super) allocation: Allocation,
     /// What the estimate leaves for video (all of it without an estimate), and the audio
     /// taken off it first, in bits per second.
@@ -97,6 +123,11 @@ pub(super) struct VideoPlan {
 impl VideoPlan {
     /// The layer (index into the track's layers) subscription `i` gets.
     pub(super) fn layer(&self, i: usize) -> usize {
+        self.step(i).layer
+    }
+
+    /// What subscription `i` gets: its layer, and of an SVC layer its spatial layers.
+    pub(super) fn step(&self, i: usize) -> Step {
         self.choices[i].steps[self.allocation.level[i]].0
     }
 
@@ -244,7 +275,7 @@ impl<C: MediaCrypto> Router<C> {
             .map_or(u64::MAX, |bps| bps.saturating_sub(audio_bps));
         // The video subscriptions not paused, each with what it may take, in the order they
         // were made.
-        let (tracks, choices): (Vec<TrackId>, Vec<Choice>) = p
+        let (tracks, choices): (Vec<TrackId>, Vec<Choice<Step>>) = p
             .map(|p| &p.subscribed[..])
             .unwrap_or_default()
             .iter()
@@ -305,7 +336,15 @@ impl<C: MediaCrypto> Router<C> {
             let target = match plan.tracks.iter().position(|&id| id == track) {
                 None => None,
                 Some(i) => {
-                    let chosen = plan.layer(i);
+                    let step = plan.step(i);
+                    let chosen = step.layer;
+                    if sub.target_svc != step.svc {
+                        sub.target_svc = step.svc;
+                        // More spatial layers of the stream forwarded now start at a keyframe.
+                        if sub.current == Some(chosen) && step.svc > sub.current_svc {
+                            requests.push((track, chosen));
+                        }
+                    }
                     // A subscriber that cannot afford even its floor gets fewer of its
                     // temporal layers (a lower frame rate) when it has them.
                     let temporal = match (plan.thinned_share(i), layers.get(chosen)) {

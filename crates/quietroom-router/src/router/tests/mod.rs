@@ -180,4 +180,5 @@ mod estimate;
 mod feedback;
 mod forwarding;
 mod streams;
+mod svc;
 mod temporal;

@@ -1,0 +1,123 @@
+//! VP9 spatial layers within one stream (SVC): a subscriber gets the layer frames up to its
+//! spatial layer, with the picture ended (RTP marker) on the last one, moving down at any
+//! picture and up only at a keyframe, which it asks for.
+
+use super::*;
+
+const SSRC: u32 = 0x100;
+
+/// One packet per layer frame of picture `n` (a keyframe when `key`), spatial layers 0..3, as
+/// libwebrtc sends `L3T1_KEY` in flexible mode: I (15-bit picture ID), P (inter-picture
+/// predicted) unless key, L, F, B and E (each layer frame in one packet); SID, and D on
+/// the upper layers of a key picture; one P_DIFF of 1 when predicted; then the layer's
+/// bytes. The publisher's marker ends the picture, on its top layer.
+fn picture(n: u16, key: bool) -> Vec<(Header, Vec<u8>)> {
+    (0..3u8)
+        .map(|sid| {
+            let first = 0xBC | if key { 0 } else { 0x40 };
+            let mut p = vec![first, 0x80 | (n >> 8) as u8, n as u8];
+            p.push((sid << 1) | u8::from(key && sid > 0));
+            if !key {
+                p.push(1 << 1); // P_DIFF 1, N clear
+            }
+            p.extend([0x80 | sid; 40]);
+            let mut h = header(SSRC, 3 * n + u16::from(sid), 3000 * u32::from(n));
+            h.marker = sid == 2;
+            (h, p)
+        })
+        .collect()
+}
+
+fn svc_track() -> TrackConfig {
+    let mut track = video_track(&[SSRC]);
+    track.codec = Codec::Vp9;
+    track.layers[0].bitrate_bps = 1_000_000;
+    track
+}
+
+/// Sends pictures `range` (keyframes where `key` says) and returns what Bob got: (spatial
+/// layer, marker) per packet, and the sequence numbers.
+fn send(
+    router: &mut Router<SrtpSession>,
+    alice: &mut Client,
+    bob: &mut Client,
+    t0: Instant,
+    range: std::ops::Range<u16>,
+    key: impl Fn(u16) -> bool,
+) -> (Vec<(u8, bool)>, Vec<u16>) {
+    for n in range {
+        for (h, p) in picture(n, key(n)) {
+            let at = t0 + Duration::from_millis(33 * u64::from(n));
+            alice.send_rtp(router, at, h, p).unwrap();
+        }
+    }
+    let (got, _) = bob.receive(&drain(router));
+    let layers = got
+        .iter()
+        .map(|p| (p.payload[p.payload.len() - 1] & 0x7F, p.header.marker))
+        .collect();
+    (
+        layers,
+        got.iter().map(|p| p.header.sequence_number).collect(),
+    )
+}
+
+#[test]
+fn a_subscriber_gets_the_spatial_layers_it_can_take() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
+    let _ = drain(&mut router);
+    // Everything at first, as the publisher sends it.
+    let (got, mut seqs) = send(&mut router, &mut alice, &mut bob, t0, 0..1, |n| n == 0);
+    assert_eq!(got, [(0, false), (1, false), (2, true)]);
+    let state = router.layer_states(t0, TrackId(1));
+    assert_eq!(state[0].spatial_layers, 3);
+    // Bob wants the two lowest spatial layers (max spatial 1): from the next picture, layer
+    // frames 0 and 1, the marker on layer 1, which ends the picture for Bob.
+    router.set_preferences(t0, bob.id, TrackId(1), 1, false);
+    let (got, more) = send(&mut router, &mut alice, &mut bob, t0, 1..3, |_| false);
+    seqs.extend(more);
+    assert_eq!(got, [(0, false), (1, true)].repeat(2));
+
+    // All three: a keyframe is asked for (past the request throttle since the subscription
+    // asked for one), and layer 2 starts there.
+    router.set_preferences(t0 + Duration::from_secs(1), bob.id, TrackId(1), 2, false);
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert_eq!(pli_count(&rtcp), 1);
+    let (got, more) = send(&mut router, &mut alice, &mut bob, t0, 3..6, |n| n == 5);
+    seqs.extend(more);
+    let mut want = [(0, false), (1, true)].repeat(2);
+    want.extend([(0, false), (1, false), (2, true)]);
+    assert_eq!(got, want);
+
+    // Down to the base layer: at the next picture, keyframe or not.
+    router.set_preferences(t0, bob.id, TrackId(1), 0, false);
+    let (got, more) = send(&mut router, &mut alice, &mut bob, t0, 6..8, |_| false);
+    seqs.extend(more);
+    assert_eq!(got, vec![(0, true), (0, true)]);
+    // Every number once, none missing: what was left out is closed up.
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
+    }
+}
+
+#[test]
+fn the_estimate_picks_spatial_layers_from_their_measured_rates() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
+    let _ = drain(&mut router);
+    // Two seconds of pictures measure the layers' rates: about 11, 11 and 11 kbit/s each
+    // (one 43-byte layer frame per picture at 30 pictures per second, with the header).
+    let (got, _) = send(&mut router, &mut alice, &mut bob, t0, 0..61, |n| {
+        n % 30 == 0
+    });
+    assert!(!got.is_empty());
+    let t = t0 + Duration::from_millis(33 * 61);
+    // An estimate for two layers' worth (with room for the upgrade headroom, not three).
+    router.set_bandwidth_estimate(t, bob.id, 2 * 11_000 * 13 / 10);
+    let (got, _) = send(&mut router, &mut alice, &mut bob, t0, 61..64, |n| n == 61);
+    assert_eq!(got, [(0, false), (1, true)].repeat(3), "two spatial layers");
+    router.set_bandwidth_estimate(t, bob.id, 10_000);
+    let (got, _) = send(&mut router, &mut alice, &mut bob, t0, 64..65, |_| false);
+    assert_eq!(got, [(0, true)], "the base layer, whatever the estimate");
+}

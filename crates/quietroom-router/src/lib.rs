@@ -9,7 +9,9 @@
 //!   timestamps and VP8/VP9 picture IDs ([`munger`]), across simulcast layer switches made
 //!   on keyframes ([`codec`]), chosen from REMB and transport-wide-cc estimates with
 //!   hysteresis, and with the VP8/VP9 temporal layers it asked for and can afford
-//!   ([`Router::set_max_temporal_layer`]).
+//!   ([`Router::set_max_temporal_layer`]). A VP9 stream with its spatial layers in one SSRC
+//!   (SVC, e.g. `L3T3_KEY`) is thinned the same way: the layer frames up to the subscriber's
+//!   spatial layer, the picture's end marked on the last of them.
 //! - Repair both ways: NACKs from subscribers are answered from a bounded cache ([`cache`])
 //!   over RTX; what a publisher's uplink loses is NACKed ([`nack`]); keyframe requests are
 //!   aggregated and throttled. RTCP is parsed with webrtc-rs's `rtc-rtcp` ([`rtcp`]) and

@@ -1,7 +1,9 @@
 //! The router fed arbitrary packet sequences from a publisher and a subscriber, as RTP and
 //! RTCP, with time advancing and the subscriber's bandwidth estimate, preferences and
-//! priorities changing (two video subscriptions share its estimate). Media crypto is a pass-through here so that the fuzzer reaches
-//! the router's own parsing instead of stopping at SRTP authentication.
+//! priorities changing (two video subscriptions share its estimate). The first byte picks the
+//! video codec (VP8, VP9 — whose one-layer track may carry SVC spatial layers — H.264 or
+//! AV1). Media crypto is a pass-through here so that the fuzzer reaches the router's own
+//! parsing instead of stopping at SRTP authentication.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -36,6 +38,10 @@ impl MediaCrypto for Plain {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let Some((&pick, data)) = data.split_first() else {
+        return;
+    };
+    let codec = [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1][usize::from(pick % 4)];
     let t0 = Instant::now();
     let mut router = Router::new(RouterConfig::default());
     let (publisher, subscriber) = (ParticipantId(1), ParticipantId(2));
@@ -44,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let layer = |ssrc: u32, spatial: u8| LayerConfig { ssrc: Some(ssrc), rid: Some(format!("r{spatial}")), spatial, bitrate_bps: 100_000 * (u64::from(spatial) + 1), rtx_ssrc: (spatial == 0).then_some(ssrc + 1) };
     let video = TrackConfig {
         kind: Kind::Video,
-        codec: Codec::Vp8,
+        codec,
         clock_rate: 90_000,
         layers: vec![layer(0x100, 0), layer(0x200, 1), LayerConfig { ssrc: None, ..layer(0, 2) }],
         extensions: ExtensionIds { audio_level: None, transport_cc: Some(3), rid: Some(4), repaired_rid: Some(5), mid: Some(6) },

@@ -49,7 +49,9 @@ impl<'a> Packet<'a> {
         let temporal = picture.and_then(|f| {
             f.temporal_id().map(|id| Temporal {
                 id,
-                frame_start: f.frame_start(),
+                // In an SVC stream, only the first layer frame of a picture starts it: its
+                // layer frames share one TID, so a picture is kept or left out whole.
+                frame_start: f.frame_start() && f.spatial_id().unwrap_or(0) == 0,
                 sync: f.layer_sync(),
             })
         });

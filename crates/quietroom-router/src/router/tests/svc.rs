@@ -12,11 +12,16 @@ const SSRC: u32 = 0x100;
 /// the upper layers of a key picture; one P_DIFF of 1 when predicted; then the layer's
 /// bytes. The publisher's marker ends the picture, on its top layer.
 fn picture(n: u16, key: bool) -> Vec<(Header, Vec<u8>)> {
+    picture_in(n, key, 0)
+}
+
+/// [`picture`] in temporal layer `tid`.
+fn picture_in(n: u16, key: bool, tid: u8) -> Vec<(Header, Vec<u8>)> {
     (0..3u8)
         .map(|sid| {
             let first = 0xBC | if key { 0 } else { 0x40 };
             let mut p = vec![first, 0x80 | (n >> 8) as u8, n as u8];
-            p.push((sid << 1) | u8::from(key && sid > 0));
+            p.push((tid << 5) | (sid << 1) | u8::from(key && sid > 0));
             if !key {
                 p.push(1 << 1); // P_DIFF 1, N clear
             }
@@ -120,4 +125,41 @@ fn the_estimate_picks_spatial_layers_from_their_measured_rates() {
     router.set_bandwidth_estimate(t, bob.id, 10_000);
     let (got, _) = send(&mut router, &mut alice, &mut bob, t0, 64..65, |_| false);
     assert_eq!(got, [(0, true)], "the base layer, whatever the estimate");
+}
+
+#[test]
+fn a_temporal_layer_change_waits_for_the_next_picture() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
+    let _ = drain(&mut router);
+    let mut send = |router: &mut Router<SrtpSession>, packets: Vec<(Header, Vec<u8>)>| {
+        for (h, p) in packets {
+            alice.send_rtp(router, t0, h, p).unwrap();
+        }
+    };
+    send(&mut router, picture_in(0, true, 0));
+    // Picture 1 (TID 1): its first layer frame goes out, then the subscriber asks for the
+    // base temporal layer only. The picture's other layer frames still go: a picture is
+    // kept or left out whole.
+    let mut one = picture_in(1, false, 1);
+    let rest = one.split_off(1);
+    send(&mut router, one);
+    router.set_max_temporal_layer(t0, bob.id, TrackId(1), 0);
+    send(&mut router, rest);
+    // Picture 2 (TID 1) is left out, picture 3 (TID 0) goes.
+    send(&mut router, picture_in(2, false, 1));
+    send(&mut router, picture_in(3, false, 0));
+    let (got, _) = bob.receive(&drain(&mut router));
+    let pictures: Vec<(u16, u8)> = got
+        .iter()
+        .map(|p| {
+            (
+                u16::from(p.payload[2]),
+                p.payload[p.payload.len() - 1] & 0x7F,
+            )
+        })
+        .collect();
+    let whole = |n: u16| (0..3).map(move |sid| (n, sid));
+    let want: Vec<(u16, u8)> = whole(0).chain(whole(1)).chain(whole(3)).collect();
+    assert_eq!(pictures, want);
 }

@@ -17,8 +17,9 @@ pub(super) fn inspect(payload: &[u8]) -> (bool, Option<PictureFields>) {
     };
     let predicted = d.first & 0x40 != 0;
     let begin = d.first & 0x08 != 0;
+    let spatial_id = d.fields.and_then(|f| f.spatial_id()).unwrap_or(0);
     // The descriptor must be followed by something for this to be a packet of a frame.
-    let key = !predicted && begin && d.spatial_id == 0 && payload.len() > d.len;
+    let key = !predicted && begin && spatial_id == 0 && payload.len() > d.len;
     (key, d.fields)
 }
 
@@ -26,9 +27,7 @@ pub(super) fn inspect(payload: &[u8]) -> (bool, Option<PictureFields>) {
 struct Descriptor {
     /// |I|P|L|F|B|E|V|Z|
     first: u8,
-    /// SID of the layer indices (0 without them).
-    spatial_id: u8,
-    /// The picture ID and TL0PICIDX, when it has either.
+    /// The picture ID, TL0PICIDX and layer indices, when it has any of them.
     fields: Option<PictureFields>,
     /// Bytes read: up to and including the layer indices (and TL0PICIDX).
     len: usize,
@@ -44,13 +43,11 @@ fn descriptor(payload: &[u8]) -> Option<Descriptor> {
         // |M| PICTURE ID |, with M a second byte of a 15-bit picture ID.
         fields.read_picture_id(&mut r)?;
     }
-    let mut spatial_id = 0;
     if first & 0x20 != 0 {
         // | TID |U| SID |D|, then TL0PICIDX in non-flexible mode (F clear).
         let indices = r.u8().ok()?;
-        spatial_id = (indices >> 1) & 0x07;
         fields.set_temporal(indices >> 5, indices & 0x10 != 0);
-        fields.set_spatial(spatial_id);
+        fields.set_spatial((indices >> 1) & 0x07);
         if first & 0x10 == 0 {
             fields.read_tl0_pic_idx(&mut r)?;
         }
@@ -63,7 +60,6 @@ fn descriptor(payload: &[u8]) -> Option<Descriptor> {
     }
     Some(Descriptor {
         first,
-        spatial_id,
         fields: fields.any(),
         len: r.pos(),
     })

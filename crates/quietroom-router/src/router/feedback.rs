@@ -248,10 +248,7 @@ impl<C: MediaCrypto> Router<C> {
                 continue;
             };
             let mut buf = pool.pop().unwrap_or_default();
-            // The end of the highest SVC layer frame the subscriber gets ends its picture.
-            let marker = picture.is_some_and(|(f, _)| {
-                f.frame_end() && f.spatial_id().is_some_and(|sid| sid == sub.current_svc)
-            });
+            let marker = picture.is_some_and(|(f, _)| sub.ends_picture(&f));
             let first = Forwarded {
                 sequence: seq,
                 timestamp_offset: sent.timestamp_offset,

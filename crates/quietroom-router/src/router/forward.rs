@@ -119,22 +119,19 @@ impl<C: MediaCrypto> Router<C> {
             // subscriber's sequence numbers close over it (a late one's number, also of the
             // layer the subscriber just left, is filled with padding).
             let transport_cc = track.config.extensions.transport_cc;
+            let mut sink = Sink {
+                participants,
+                transmits,
+                pool,
+                stats,
+                egress,
+            };
             for s in &mut track.subscribers {
                 if (s.sub.current == Some(index)
                     || s.sub.munger.late_of_previous(header.ssrc, header.sequence))
                     && let Some(sequence) = s.sub.munger.skip(header.ssrc, header.sequence)
-                    && let Some(p) = participants.at_mut(s.slot)
                 {
-                    let padding = filler(&s.sub, sequence, header.payload_type);
-                    stats.gap_fillers += u64::from(send_padding(
-                        p,
-                        s.id,
-                        padding,
-                        transport_cc,
-                        now,
-                        pool,
-                        transmits,
-                    ));
+                    sink.fill(s, sequence, header.payload_type, transport_cc, now);
                 }
             }
             self.after_arrival(now, track_id, index, uplink, resumed);
@@ -186,7 +183,6 @@ impl<C: MediaCrypto> Router<C> {
         // buffer written just before it is encrypted (`benches/router.rs`).
         let out = Outgoing::new(packet, &header, picture, &track.config, config, now);
         let view = route::Packet::new(index, &header, picture, keyframe, clock_rate, now);
-        let fill_twcc = track.config.extensions.transport_cc;
         let mut switched = false;
         let mut sink = Sink {
             participants,
@@ -216,7 +212,7 @@ impl<C: MediaCrypto> Router<C> {
                 sub.catching_up = true;
                 switched = true;
             }
-            sink.take(&out, s, route, fill_twcc);
+            sink.take(&out, s, route);
         }
         out.send(&mut sink);
         if switched {
@@ -271,7 +267,6 @@ impl<C: MediaCrypto> Router<C> {
             stats,
             egress,
         };
-        let extensions = track.config.extensions;
         // Up to the newest packet of the layer received so far.
         let ahead = layer
             .stats
@@ -300,7 +295,7 @@ impl<C: MediaCrypto> Router<C> {
             for s in track.subscribers.iter_mut().filter(|s| s.sub.catching_up) {
                 let route = s.sub.route(&view);
                 sink.stats.caught_up += u64::from(matches!(route, Route::Send(..)));
-                sink.take(&out, s, route, extensions.transport_cc);
+                sink.take(&out, s, route);
             }
             out.send(&mut sink);
         }
@@ -573,10 +568,9 @@ struct Sink<'a, C> {
 
 impl<C: MediaCrypto> Sink<'_, C> {
     /// Acts on subscriber `s`'s decision about packet `out`: queues its copy (and builds
-    /// the chunk once full), or sends the padding that fills its number (with a
-    /// transport-wide sequence number if `twcc` names the extension).
+    /// the chunk once full), or sends the padding that fills its number.
     #[inline(always)]
-    fn take(&mut self, out: &Outgoing<'_>, s: &Subscriber, route: Route, twcc: Option<u8>) {
+    fn take(&mut self, out: &Outgoing<'_>, s: &Subscriber, route: Route) {
         match route {
             Route::Send(rewrite, picture, marker) => {
                 self.egress.push(Egress {
@@ -592,14 +586,28 @@ impl<C: MediaCrypto> Sink<'_, C> {
                 }
             }
             Route::Fill(sequence) => {
-                if let Some(p) = self.participants.at_mut(s.slot) {
-                    let padding = filler(&s.sub, sequence, out.header.payload_type);
-                    let sent =
-                        send_padding(p, s.id, padding, twcc, out.now, self.pool, self.transmits);
-                    self.stats.gap_fillers += u64::from(sent);
-                }
+                let twcc = out.padding_twcc;
+                self.fill(s, sequence, out.header.payload_type, twcc, out.now);
             }
             Route::Skip => {}
+        }
+    }
+
+    /// Sends subscriber `s` the padding-only packet that fills its output number
+    /// `sequence` ([`filler`]), with a transport-wide sequence number if `twcc` names the
+    /// extension.
+    fn fill(
+        &mut self,
+        s: &Subscriber,
+        sequence: u16,
+        payload_type: u8,
+        twcc: Option<u8>,
+        now: Instant,
+    ) {
+        if let Some(p) = self.participants.at_mut(s.slot) {
+            let padding = filler(&s.sub, sequence, payload_type);
+            let sent = send_padding(p, s.id, padding, twcc, now, self.pool, self.transmits);
+            self.stats.gap_fillers += u64::from(sent);
         }
     }
 }
@@ -612,6 +620,8 @@ struct Outgoing<'a> {
     picture: Option<PictureFields>,
     /// The transport-wide sequence number extension to renumber per subscriber.
     transport_cc: Option<u8>,
+    /// The track's transport-wide extension, for the padding that fills a number.
+    padding_twcc: Option<u8>,
     now: Instant,
     /// The capacity of a new buffer.
     capacity: usize,
@@ -639,6 +649,7 @@ impl<'a> Outgoing<'a> {
                 .extensions
                 .transport_cc
                 .filter(|&id| header.extension(packet, id).is_some_and(|v| v.len() == 2)),
+            padding_twcc: track.extensions.transport_cc,
             now,
             capacity: config.max_packet + 64,
         }

@@ -149,8 +149,16 @@ impl Subscription {
         }
         self.packets_sent = self.packets_sent.wrapping_add(1);
         self.octets_sent = self.octets_sent.wrapping_add(p.header.payload_len as u32);
-        let marker = spatial == Some(self.current_svc) && p.picture.is_some_and(|f| f.frame_end());
+        let marker = p.picture.is_some_and(|f| self.ends_picture(&f));
         Route::Send(rewrite, picture, marker)
+    }
+
+    /// Whether a forwarded packet with `fields` ends the picture for this subscriber, so
+    /// that its copy (or resend) carries the RTP marker: the end of the highest SVC layer
+    /// frame it gets (the publisher marks only the end of the whole picture).
+    #[inline]
+    pub(super) fn ends_picture(&self, fields: &PictureFields) -> bool {
+        fields.frame_end() && fields.spatial_id() == Some(self.current_svc)
     }
 
     /// Moves the forwarded SVC spatial layer towards the target where the packet allows it,

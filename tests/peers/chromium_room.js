@@ -15,7 +15,9 @@
 //   out: every 250 ms, {"decoded": N, "width": W, "height": H, "nacks": N, "retransmitted": N,
 //        "plis": N, "firs": N, "keyframes": N (keyframes decoded),
 //        "sent": {RID: WIDTH|0, ...}, "active": {RID: BOOL, ...}, "publisher": STATE,
-//        "subscriber": STATE}
+//        "subscriber": STATE, "stalls": [{"last": TS, "decoded": TS}, ...]}; a stall is
+//        Chromium's receiver asking for a keyframe after 3 s without a decodable frame (its
+//        log), with the last RTP timestamp it had and the last one it decoded.
 //   in:  {"active": [BOOL, BOOL, BOOL]} turns the publisher's encodings (q, h, f) on or off
 //        (RTCRtpSender.setParameters), as an application does on the SFU's layer demand;
 //        any other line (or EOF) ends it.
@@ -23,7 +25,7 @@
 // Usage: node chromium_room.js   (PLAYWRIGHT_CORE: where playwright-core is installed;
 // CHROMIUM: the browser, default /usr/bin/chromium)
 
-const { launch, lineQueue, serve } = require('./common');
+const { launch, lineQueue, logged, serve } = require('./common');
 
 async function main() {
   const browser = await launch([]);
@@ -157,7 +159,12 @@ async function main() {
         out.publisher = window.room.publisher.connectionState;
         out.subscriber = window.room.subscriber.connectionState;
         return out;
-      }),
+      }).then((out) => ({
+        ...out,
+        stalls: logged(
+          /No decodable frame in \d+ us requesting keyframe\. Last RTP timestamp (\d+), last decoded frame RTP timestamp (\d+)/,
+        ).map((m) => ({ last: Number(m[1]), decoded: Number(m[2]) })),
+      })),
   );
   await browser.close();
 }

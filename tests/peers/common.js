@@ -4,6 +4,11 @@
 // launch(extraArgs): Chromium (CHROMIUM, default /usr/bin/chromium), headless, through
 // playwright-core (PLAYWRIGHT_CORE), allowed loopback candidates, its timers kept running in a
 // page nobody looks at.
+// Chromium logs warnings (WebRTC's among them) to its stderr, which playwright reads on its
+// pw:browser debug channel; they are kept here, not printed, for `logged(pattern)` (unless
+// DEBUG already named pw:browser: then they are printed too). CHROMIUM_EXTRA_ARGS adds flags,
+// space-separated: with '--vmodule=*/third_party/webrtc/*=1' and DEBUG=pw:browser, all of
+// WebRTC's log shows on stderr.
 //
 // lineQueue(input): `next()` resolves to the next line, or to null at the end. Lines are
 // queued as they come, so that commands the test sends back to back (an answer and a
@@ -15,6 +20,20 @@
 
 const path = require('path');
 const readline = require('readline');
+
+// Chromium's log lines, as they come.
+const browserLog = [];
+const printBrowserLog = (process.env.DEBUG || '').includes('pw:browser');
+process.env.DEBUG = [process.env.DEBUG, 'pw:browser'].filter(Boolean).join(',');
+const stderrWrite = process.stderr.write.bind(process.stderr);
+process.stderr.write = (chunk, ...rest) => {
+  const text = String(chunk);
+  if (text.includes(' pw:browser ')) {
+    if (browserLog.length < 10_000) browserLog.push(text);
+    if (!printBrowserLog) return true;
+  }
+  return stderrWrite(chunk, ...rest);
+};
 const { chromium } = require(process.env.PLAYWRIGHT_CORE
   ? path.resolve(process.env.PLAYWRIGHT_CORE)
   : 'playwright-core');
@@ -36,6 +55,9 @@ function launch(extraArgs) {
       '--disable-renderer-backgrounding',
       '--disable-backgrounding-occluded-windows',
       ...extraArgs,
+      '--enable-logging=stderr',
+      '--log-level=1',
+      ...(process.env.CHROMIUM_EXTRA_ARGS ? process.env.CHROMIUM_EXTRA_ARGS.split(' ') : []),
     ],
   });
 }
@@ -84,4 +106,9 @@ async function serve(next, key, apply, report) {
   }
 }
 
-module.exports = { launch, lineQueue, serve };
+// The matches of `pattern` (a RegExp) in Chromium's log so far, one per line that matched.
+function logged(pattern) {
+  return browserLog.map((line) => line.match(pattern)).filter(Boolean);
+}
+
+module.exports = { launch, lineQueue, logged, serve };

@@ -270,6 +270,8 @@ pub(crate) struct Sfu {
     /// Media packets toward subscribers so far, and how many of them were lost.
     pub(crate) media_sent: u64,
     pub(crate) media_lost: u64,
+    /// The sequence numbers of the media packets toward subscribers that were lost.
+    pub(crate) lost_sequences: Vec<u16>,
     /// Loss on publishers' uplinks: every this-many-th media packet (the offer's payload type,
     /// not RTX) a publisher sends is dropped before the router sees it, so the router must
     /// NACK it and the publisher resend it.
@@ -341,6 +343,7 @@ impl Sfu {
             lose_every: None,
             media_sent: 0,
             media_lost: 0,
+            lost_sequences: Vec::new(),
             lose_uplink_every: None,
             uplink_received: 0,
             uplink_lost: 0,
@@ -473,6 +476,9 @@ impl Sfu {
                 self.media_sent += 1;
                 lost = self.lose_every.is_some_and(|n| self.media_sent % n == 0);
                 self.media_lost += u64::from(lost);
+                if lost && let Some(&[a, b]) = t.data.get(2..4) {
+                    self.lost_sequences.push(u16::from_be_bytes([a, b]));
+                }
             }
             if let Some(addr) = to.filter(|_| !lost) {
                 self.socket.send_to(&t.data, addr).unwrap();

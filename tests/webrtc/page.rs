@@ -47,6 +47,9 @@ pub(crate) struct Page {
     pub(crate) sent: Vec<(String, u64)>,
     /// RIDs whose encoding is turned off.
     pub(crate) inactive: Vec<String>,
+    /// Chromium's receiver asking for a keyframe after 3 s without a decodable frame, from
+    /// its log: (the last RTP timestamp it had, the last it decoded).
+    pub(crate) stalls: Vec<(u32, u32)>,
 }
 
 impl Page {
@@ -60,6 +63,15 @@ impl Page {
             plis: count("plis"),
             firs: count("firs"),
             keyframes: count("keyframes"),
+            stalls: v["stalls"]
+                .as_array()
+                .map(|a| {
+                    let ts = |s: &Value, name: &str| s[name].as_u64().unwrap_or(0) as u32;
+                    a.iter()
+                        .map(|s| (ts(s, "last"), ts(s, "decoded")))
+                        .collect()
+                })
+                .unwrap_or_default(),
             sent: v["sent"]
                 .as_object()
                 .map(|m| {

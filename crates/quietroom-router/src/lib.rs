@@ -10,8 +10,9 @@
 //!   on keyframes ([`codec`]), chosen from REMB and transport-wide-cc estimates with
 //!   hysteresis, and with the VP8/VP9 temporal layers it asked for and can afford
 //!   ([`Router::set_max_temporal_layer`]). A VP9 stream with its spatial layers in one SSRC
-//!   (SVC, e.g. `L3T3_KEY`) is thinned the same way: the layer frames up to the subscriber's
-//!   spatial layer, the picture's end marked on the last of them.
+//!   (SVC) is thinned the same way: the layer frames up to the subscriber's spatial layer
+//!   (full SVC, `L3T3`), or in a `KEY` mode (`L3T3_KEY`) a key picture up to it and then
+//!   only its own layer's frames; the picture's end marked on the last frame it gets.
 //! - Repair both ways: NACKs from subscribers are answered from a bounded cache ([`cache`])
 //!   over RTX; what a publisher's uplink loses is NACKed ([`nack`]); keyframe requests are
 //!   aggregated and throttled. RTCP is parsed with webrtc-rs's `rtc-rtcp` ([`rtcp`]) and

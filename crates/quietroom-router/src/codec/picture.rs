@@ -32,7 +32,7 @@ pub struct PictureFields {
     /// Where TL0PICIDX is, 0 when there is none.
     tl0_at: u8,
     /// The temporal layer index (TID) in the low 3 bits; VP9's spatial layer index (SID)
-    /// in the next 3.
+    /// in the next 3; VP9's P ([`INTER_PICTURE`]) and D ([`INTER_LAYER`]) above them.
     temporal: u8,
     /// [`WIDE`], [`TEMPORAL`], [`SYNC`], [`START`], [`KEEP_GAPS`], [`SPATIAL`], [`END`].
     flags: u8,
@@ -52,6 +52,11 @@ const KEEP_GAPS: u8 = 16;
 const SPATIAL: u8 = 32;
 /// The packet ends a frame (VP9's E: the last packet of a layer frame).
 const END: u8 = 64;
+/// In `temporal`: the frame is predicted from an earlier picture (VP9's P).
+const INTER_PICTURE: u8 = 0x40;
+/// In `temporal`: the layer frame is predicted from the lower spatial layer of its own
+/// picture (VP9's D).
+const INTER_LAYER: u8 = 0x80;
 
 impl PictureFields {
     /// The picture ID (7 or 15 bits), if the descriptor has one.
@@ -83,7 +88,20 @@ impl PictureFields {
     /// first, all with the picture's ID.
     #[inline]
     pub fn spatial_id(&self) -> Option<u8> {
-        (self.flags & SPATIAL != 0).then_some(self.temporal >> 3)
+        (self.flags & SPATIAL != 0).then_some((self.temporal >> 3) & 0x07)
+    }
+
+    /// VP9's P: the frame is predicted from an earlier picture (not a key picture's).
+    #[inline]
+    pub fn inter_picture(&self) -> bool {
+        self.temporal & INTER_PICTURE != 0
+    }
+
+    /// VP9's D: the layer frame is predicted from the lower spatial layer of its own
+    /// picture. In libwebrtc's `KEY` modes only a key picture's upper layers are.
+    #[inline]
+    pub fn inter_layer(&self) -> bool {
+        self.temporal & INTER_LAYER != 0
     }
 
     /// Whether the packet ends a frame: VP9's E, set on the last packet of each layer frame
@@ -171,10 +189,18 @@ impl PictureFields {
         self.flags |= TEMPORAL | if sync { SYNC } else { 0 };
     }
 
-    /// Records VP9's spatial layer index (3 bits).
-    pub(super) fn set_spatial(&mut self, spatial_id: u8) {
-        self.temporal = (self.temporal & 0x07) | ((spatial_id & 0x07) << 3);
+    /// Records VP9's spatial layer index (3 bits), and its D bit: the layer frame is
+    /// predicted from the lower spatial layer of its picture.
+    pub(super) fn set_spatial(&mut self, spatial_id: u8, inter_layer: bool) {
+        self.temporal = (self.temporal & !0x38 & !INTER_LAYER)
+            | ((spatial_id & 0x07) << 3)
+            | if inter_layer { INTER_LAYER } else { 0 };
         self.flags |= SPATIAL;
+    }
+
+    /// Records VP9's P bit: the frame is predicted from an earlier picture.
+    pub(super) fn set_inter_picture(&mut self) {
+        self.temporal |= INTER_PICTURE;
     }
 
     /// Records that the packet ends a frame (VP9's E).

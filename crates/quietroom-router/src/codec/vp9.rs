@@ -47,10 +47,13 @@ fn descriptor(payload: &[u8]) -> Option<Descriptor> {
         // | TID |U| SID |D|, then TL0PICIDX in non-flexible mode (F clear).
         let indices = r.u8().ok()?;
         fields.set_temporal(indices >> 5, indices & 0x10 != 0);
-        fields.set_spatial((indices >> 1) & 0x07);
+        fields.set_spatial((indices >> 1) & 0x07, indices & 0x01 != 0);
         if first & 0x10 == 0 {
             fields.read_tl0_pic_idx(&mut r)?;
         }
+    }
+    if first & 0x40 != 0 {
+        fields.set_inter_picture();
     }
     if first & 0x08 != 0 {
         fields.set_frame_start();
@@ -119,6 +122,12 @@ mod tests {
             (Some(0x123), Some(2), Some(1))
         );
         assert!(f.frame_start() && f.frame_end() && f.layer_sync());
+        assert!(!f.inter_picture() && f.inter_layer());
+        // P, and D on SID 1: an inter picture's upper layer predicted from the lower.
+        let (_, f) = inspect(&[0xFC, 0x81, 0x23, 0x23, 0x02, 0x11]);
+        let f = f.unwrap();
+        assert_eq!((f.spatial_id(), f.temporal_id()), (Some(1), Some(1)));
+        assert!(f.inter_picture() && f.inter_layer());
         // Without layer indices: no spatial layer; E clear.
         let (_, f) = inspect(&[0x88, 0x81, 0x23, 0x11]);
         let f = f.unwrap();

@@ -152,6 +152,9 @@ impl<C: MediaCrypto> Router<C> {
                 {
                     // A spatial layer seen for the first time: subscribers choose again.
                     spatial_grew = layer.svc.record(now, sid, header.payload_len);
+                    if let Some(fields) = &picture {
+                        layer.svc.observe(fields);
+                    }
                 }
                 if let Some(cache) = layer.cache.as_mut() {
                     cache.insert(header.sequence, packet, now);
@@ -182,7 +185,8 @@ impl<C: MediaCrypto> Router<C> {
         // crypto loop as tight as the bare protect loop it is measured against, with each
         // buffer written just before it is encrypted (`benches/router.rs`).
         let out = Outgoing::new(packet, &header, picture, &track.config, config, now);
-        let view = route::Packet::new(index, &header, picture, keyframe, clock_rate, now);
+        let svc = layer.svc.mode();
+        let view = route::Packet::new(index, &header, picture, keyframe, svc, clock_rate, now);
         let mut switched = false;
         let mut sink = Sink {
             participants,
@@ -290,7 +294,8 @@ impl<C: MediaCrypto> Router<C> {
             let (_, picture) = inspect(track.config.codec, header.payload(&scratch));
             let out = Outgoing::new(&scratch, &header, picture, &track.config, config, now);
             let clock_rate = track.config.clock_rate;
-            let view = route::Packet::new(index, &header, picture, false, clock_rate, now);
+            let svc = layer.svc.mode();
+            let view = route::Packet::new(index, &header, picture, false, svc, clock_rate, now);
             sink.egress.clear();
             for s in track.subscribers.iter_mut().filter(|s| s.sub.catching_up) {
                 let route = s.sub.route(&view);

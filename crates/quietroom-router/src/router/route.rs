@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use super::Subscription;
+use super::svc::Mode;
 use crate::codec::PictureFields;
 use crate::munger::{Drop, PictureRewrite, Rewrite};
 use crate::rtp::RtpHeader;
@@ -32,17 +33,21 @@ pub(super) struct Packet<'a> {
     /// It starts a keyframe (where a subscriber may switch layers, and take on more
     /// spatial layers of an SVC stream).
     pub(super) keyframe: bool,
+    /// How the layer's SVC stream is forwarded (`router/svc.rs`).
+    pub(super) svc: Mode,
     pub(super) clock_rate: u32,
     pub(super) now: Instant,
 }
 
 impl<'a> Packet<'a> {
-    /// `header` of layer `layer`, with `picture` its payload descriptor's fields.
+    /// `header` of layer `layer` (forwarded as `svc` says when it is an SVC stream), with
+    /// `picture` its payload descriptor's fields.
     pub(super) fn new(
         layer: usize,
         header: &'a RtpHeader,
         picture: Option<PictureFields>,
         keyframe: bool,
+        svc: Mode,
         clock_rate: u32,
         now: Instant,
     ) -> Self {
@@ -61,6 +66,7 @@ impl<'a> Packet<'a> {
             picture,
             temporal,
             keyframe,
+            svc,
             clock_rate,
             now,
         }
@@ -162,18 +168,22 @@ impl Subscription {
     }
 
     /// Moves the forwarded SVC spatial layer towards the target where the packet allows it,
-    /// and says whether the packet's layer frame (spatial layer `sid`) is forwarded: down at
-    /// the start of any picture, up at a keyframe.
+    /// and says whether the packet's layer frame (spatial layer `sid`) is forwarded
+    /// (`router/svc.rs`): up at a keyframe, down at the start of any picture (full SVC) or
+    /// at a keyframe (`KEY` modes, where the subscriber has no lower layer's chain).
     #[inline]
     fn forwards_spatial(&mut self, sid: u8, p: &Packet<'_>) -> bool {
+        let Some(fields) = p.picture else {
+            return true;
+        };
         if sid == 0
             && self.target_svc != self.current_svc
-            && p.picture.is_some_and(|f| f.frame_start())
-            && (self.target_svc < self.current_svc || p.keyframe)
+            && fields.frame_start()
+            && (p.keyframe || (self.target_svc < self.current_svc && !p.svc.key_only))
         {
             self.current_svc = self.target_svc;
         }
-        sid <= self.current_svc
+        p.svc.forwards(sid, &fields, self.current_svc)
     }
 
     /// Moves the forwarded temporal layer towards the target where the packet allows it, and

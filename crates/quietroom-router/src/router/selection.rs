@@ -89,7 +89,7 @@ fn choice(layers: &[Layer], sub: &Subscription, now: Instant, headroom: u64) -> 
             for sid in 0..n.min(sub.max_spatial.saturating_add(1)) {
                 let svc = if sid + 1 == n { u8::MAX } else { sid };
                 let step = Step { layer: i, svc };
-                steps.push((step, cost(step, l.svc.up_to(sid, l.bitrate_bps))));
+                steps.push((step, cost(step, l.svc.cost(sid, l.bitrate_bps))));
             }
         } else {
             let step = Step {
@@ -340,8 +340,10 @@ impl<C: MediaCrypto> Router<C> {
                     let chosen = step.layer;
                     if sub.target_svc != step.svc {
                         sub.target_svc = step.svc;
-                        // More spatial layers of the stream forwarded now start at a keyframe.
-                        if sub.current == Some(chosen) && step.svc > sub.current_svc {
+                        // More spatial layers of the stream forwarded now start at a keyframe,
+                        // and so does a lower one of a `KEY` mode stream (`router/svc.rs`).
+                        let key_only = layers.get(chosen).is_some_and(|l| l.svc.mode().key_only);
+                        if sub.current == Some(chosen) && (step.svc > sub.current_svc || key_only) {
                             requests.push((track, chosen));
                         }
                     }

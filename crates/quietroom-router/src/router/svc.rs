@@ -3,14 +3,29 @@
 //!
 //! A simulcast layer is a stream of its own; an SVC stream carries every spatial layer in
 //! one SSRC, each picture a layer frame per spatial layer (SID 0 first). A subscriber gets
-//! the layer frames up to its spatial layer: the router leaves the others out, closing up
-//! the sequence numbers, and sets the RTP marker on the last packet of the highest layer
-//! frame forwarded, which ends the picture for the subscriber. It moves down at the start of
-//! any picture and up at a keyframe (in `KEY` modes only a key picture predicts one spatial
-//! layer from another, so that is where an upper layer can start); a move up asks the
-//! publisher for one.
+//! what its spatial layer needs: the router leaves the rest out, closing up the sequence
+//! numbers, and sets the RTP marker on the last packet of the highest layer frame
+//! forwarded, which ends the picture for the subscriber. What it needs depends on the
+//! stream's mode, which the router learns from the D bit of inter pictures' upper layer
+//! frames ([`Mode`]):
+//! - Full SVC (`L3T3`): each layer frame is predicted from the one below it in its picture,
+//!   so a subscriber gets the layer frames up to its own. It moves down at the start of any
+//!   picture and up at a keyframe.
+//! - `KEY` modes (`L3T3_KEY`, K-SVC): only a key picture's layer frames are predicted from
+//!   the ones below; an inter picture's layer frame only from the same layer's earlier frame.
+//!   A subscriber gets a key picture up to its layer, then only its own layer's frames of
+//!   each inter picture (as mediasoup forwards K-SVC): the lower ones are not needed, and
+//!   forwarding them would cost the subscriber their bandwidth and, on loss, a stall (a
+//!   libwebrtc receiver decodes a picture once its marked end is complete, without a lower
+//!   layer frame still being repaired, and then drops that frame, which leaves the next ones
+//!   of its layer without their reference). Having none of the lower layers' chain, it moves
+//!   down at a keyframe too.
+//!
+//! A move that waits for a keyframe asks the publisher for one.
 
 use std::time::{Duration, Instant};
+
+use crate::codec::PictureFields;
 
 /// The most spatial layers followed (VP9 has 3 bits of SID; libwebrtc sends up to 3).
 pub(super) const MAX_SPATIAL: usize = 4;
@@ -28,11 +43,38 @@ const DEFAULT_SHARE: [[u64; MAX_SPATIAL]; MAX_SPATIAL] = [
     [8, 20, 45, 100],
 ];
 
+/// How a subscriber's spatial layer is forwarded from an SVC stream (see the module).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Mode {
+    /// Only key pictures predict one spatial layer from another (K-SVC): an inter picture
+    /// goes out as the subscriber's own layer frame alone. Until an inter picture's upper
+    /// layer frame shows its D bit, the stream is taken for full SVC, which forwards more
+    /// than K-SVC needs but never less.
+    pub(super) key_only: bool,
+    /// The highest spatial layer seen (what "all of them" forwards of an inter picture).
+    pub(super) top: u8,
+}
+
+impl Mode {
+    /// Whether the layer frame of spatial layer `sid`, whose descriptor says `fields`, goes
+    /// to a subscriber forwarded spatial layers up to `current` (`u8::MAX`: all).
+    #[inline]
+    pub(super) fn forwards(self, sid: u8, fields: &PictureFields, current: u8) -> bool {
+        if self.key_only && fields.inter_picture() {
+            sid == current.min(self.top)
+        } else {
+            sid <= current
+        }
+    }
+}
+
 /// The spatial layers of one stream and their measured rates.
 #[derive(Debug, Default)]
 pub(super) struct SpatialLayers {
     /// Spatial layers seen (highest SID + 1); 0 for a stream without SIDs.
     count: u8,
+    /// Learned from inter pictures' upper layer frames ([`Mode::key_only`]).
+    key_only: bool,
     /// The current measurement window: when it started and the bytes of each layer so far.
     window: Option<Instant>,
     bytes: [u64; MAX_SPATIAL],
@@ -67,20 +109,48 @@ impl SpatialLayers {
         grew
     }
 
+    /// Learns the stream's mode from a layer frame's first packet: an inter picture's upper
+    /// layer frame predicted from the layer below (D) or not.
+    #[inline]
+    pub(super) fn observe(&mut self, fields: &PictureFields) {
+        if fields.inter_picture()
+            && fields.frame_start()
+            && fields.spatial_id().is_some_and(|sid| sid > 0)
+        {
+            self.key_only = !fields.inter_layer();
+        }
+    }
+
+    /// How a subscriber's spatial layer is forwarded now.
+    #[inline]
+    pub(super) fn mode(&self) -> Mode {
+        Mode {
+            key_only: self.key_only,
+            top: self.count.saturating_sub(1),
+        }
+    }
+
     /// Spatial layers seen: 0 (or 1) for a stream that is not spatially scalable.
     pub(super) fn count(&self) -> u8 {
         self.count
     }
 
-    /// What layers 0..=`sid` cost together, in bits per second: measured once a window is
-    /// complete, else a default share of `signaled_bps` (the stream's whole bitrate).
-    pub(super) fn up_to(&self, sid: u8, signaled_bps: u64) -> u64 {
+    /// What a subscriber of spatial layer `sid` gets, in bits per second: layers 0..=`sid`
+    /// together, or in a `KEY` mode layer `sid` alone (key pictures aside). Measured once a
+    /// window is complete, else a default share of `signaled_bps` (the stream's whole
+    /// bitrate).
+    pub(super) fn cost(&self, sid: u8, signaled_bps: u64) -> u64 {
         let n = usize::from(self.count.clamp(1, MAX_SPATIAL as u8));
         let s = usize::from(sid).min(n - 1);
+        let from = if self.key_only { s } else { 0 };
         if self.measured {
-            self.bps[..=s].iter().fold(0, |a, &b| a.saturating_add(b))
+            self.bps[from..=s]
+                .iter()
+                .fold(0, |a, &b| a.saturating_add(b))
         } else {
-            signaled_bps.saturating_mul(DEFAULT_SHARE[n - 1][s]) / 100
+            let share = &DEFAULT_SHARE[n - 1];
+            let below = if from > 0 { share[from - 1] } else { 0 };
+            signaled_bps.saturating_mul(share[s] - below) / 100
         }
     }
 }
@@ -90,7 +160,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rates_are_measured_per_layer_and_summed_upwards() {
+    fn rates_are_measured_per_layer_and_summed_upwards_unless_key_only() {
         let t0 = Instant::now();
         let mut l = SpatialLayers::default();
         assert_eq!(l.count(), 0);
@@ -99,9 +169,9 @@ mod tests {
         assert!(!l.record(t0, 0, 100));
         assert!(l.record(t0, 2, 100));
         assert_eq!(l.count(), 3);
-        assert_eq!(l.up_to(0, 1_000_000), 150_000);
-        assert_eq!(l.up_to(2, 1_000_000), 1_000_000);
-        assert_eq!(l.up_to(9, 1_000_000), 1_000_000);
+        assert_eq!(l.cost(0, 1_000_000), 150_000);
+        assert_eq!(l.cost(2, 1_000_000), 1_000_000);
+        assert_eq!(l.cost(9, 1_000_000), 1_000_000);
         // One second of 1000, 2000 and 5000 bytes (after the first packets).
         for ms in 0..1000u64 {
             let now = t0 + Duration::from_millis(ms);
@@ -110,8 +180,37 @@ mod tests {
             l.record(now, 2, 5);
         }
         l.record(t0 + Duration::from_millis(1000), 0, 0);
-        assert_eq!(l.up_to(0, 0), 8 * 1200);
-        assert_eq!(l.up_to(1, 0), 8 * 3200);
-        assert_eq!(l.up_to(2, 0), 8 * 8300);
+        assert_eq!(l.cost(0, 0), 8 * 1200);
+        assert_eq!(l.cost(1, 0), 8 * 3200);
+        assert_eq!(l.cost(2, 0), 8 * 8300);
+        // In a `KEY` mode a subscriber gets its own layer's inter frames alone.
+        l.key_only = true;
+        assert_eq!(l.cost(1, 0), 8 * 2000);
+        assert_eq!(l.cost(2, 0), 8 * 5100);
+        l.measured = false;
+        assert_eq!(l.cost(0, 1_000_000), 150_000);
+        assert_eq!(l.cost(1, 1_000_000), 250_000);
+        assert_eq!(l.cost(2, 1_000_000), 600_000);
+    }
+
+    #[test]
+    fn the_mode_is_learned_from_inter_pictures_upper_layers() {
+        use crate::codec::{Codec, picture_fields};
+        let mut l = SpatialLayers::default();
+        let fields = |first: u8, indices: u8| {
+            picture_fields(Codec::Vp9, &[first, 0x81, 0x23, indices, 0x02, 0x11]).unwrap()
+        };
+        // A key picture's SID 1 (D set), then an inter picture's SID 0: nothing learned.
+        l.observe(&fields(0xBC, 0x03));
+        l.observe(&fields(0xFC, 0x00));
+        assert!(!l.mode().key_only);
+        // An inter picture's SID 1 without D: `KEY` mode; with D: full SVC.
+        l.observe(&fields(0xFC, 0x02));
+        assert!(l.mode().key_only);
+        l.observe(&fields(0xFC, 0x03));
+        assert!(!l.mode().key_only);
+        // Only a layer frame's first packet (B) counts.
+        l.observe(&fields(0xF4, 0x02));
+        assert!(!l.mode().key_only);
     }
 }

@@ -1,27 +1,26 @@
-//! VP9 spatial layers within one stream (SVC): a subscriber gets the layer frames up to its
-//! spatial layer, with the picture ended (RTP marker) on the last one, moving down at any
-//! picture and up only at a keyframe, which it asks for.
+//! VP9 spatial layers within one stream (SVC): a subscriber gets what its spatial layer
+//! needs, with the picture ended (RTP marker) on the last layer frame it gets. In full SVC
+//! that is the layer frames up to its own, moving down at any picture; in a `KEY` mode (K-SVC)
+//! a key picture up to its layer, then only its own layer's frames, moving down at a keyframe.
+//! Up is always at a keyframe, which it asks for.
 
 use super::*;
 
 const SSRC: u32 = 0x100;
 
-/// One packet per layer frame of picture `n` (a keyframe when `key`), spatial layers 0..3, as
-/// libwebrtc sends `L3T1_KEY` in flexible mode: I (15-bit picture ID), P (inter-picture
-/// predicted) unless key, L, F, B and E (each layer frame in one packet); SID, and D on
-/// the upper layers of a key picture; one P_DIFF of 1 when predicted; then the layer's
-/// bytes. The publisher's marker ends the picture, on its top layer.
-fn picture(n: u16, key: bool) -> Vec<(Header, Vec<u8>)> {
-    picture_in(n, key, 0)
-}
-
-/// [`picture`] in temporal layer `tid`.
-fn picture_in(n: u16, key: bool, tid: u8) -> Vec<(Header, Vec<u8>)> {
+/// One packet per layer frame of picture `n` (a keyframe when `key`) in temporal layer
+/// `tid`, spatial layers 0..3, as libwebrtc sends `L3T1` in flexible mode: I (15-bit picture
+/// ID), P (inter-picture predicted) unless key, L, F, B and E (each layer frame in one
+/// packet); SID, and D on the upper layers (predicted from the layer below), or only on a key
+/// picture's as in `L3T3_KEY` when `key_only`; one P_DIFF of 1 when predicted; then the
+/// layer's bytes. The publisher's marker ends the picture, on its top layer.
+fn picture_in(n: u16, key: bool, tid: u8, key_only: bool) -> Vec<(Header, Vec<u8>)> {
     (0..3u8)
         .map(|sid| {
             let first = 0xBC | if key { 0 } else { 0x40 };
             let mut p = vec![first, 0x80 | (n >> 8) as u8, n as u8];
-            p.push((tid << 5) | (sid << 1) | u8::from(key && sid > 0));
+            let d = sid > 0 && (key || !key_only);
+            p.push((tid << 5) | (sid << 1) | u8::from(d));
             if !key {
                 p.push(1 << 1); // P_DIFF 1, N clear
             }
@@ -50,8 +49,21 @@ fn send(
     range: std::ops::Range<u16>,
     key: impl Fn(u16) -> bool,
 ) -> (Vec<(u8, bool)>, Vec<u16>) {
+    send_as(router, alice, bob, t0, range, key, false)
+}
+
+/// [`send`], as `L3T3_KEY` when `key_only`.
+fn send_as(
+    router: &mut Router<SrtpSession>,
+    alice: &mut Client,
+    bob: &mut Client,
+    t0: Instant,
+    range: std::ops::Range<u16>,
+    key: impl Fn(u16) -> bool,
+    key_only: bool,
+) -> (Vec<(u8, bool)>, Vec<u16>) {
     for n in range {
-        for (h, p) in picture(n, key(n)) {
+        for (h, p) in picture_in(n, key(n), 0, key_only) {
             let at = t0 + Duration::from_millis(33 * u64::from(n));
             alice.send_rtp(router, at, h, p).unwrap();
         }
@@ -137,18 +149,18 @@ fn a_temporal_layer_change_waits_for_the_next_picture() {
             alice.send_rtp(router, t0, h, p).unwrap();
         }
     };
-    send(&mut router, picture_in(0, true, 0));
+    send(&mut router, picture_in(0, true, 0, false));
     // Picture 1 (TID 1): its first layer frame goes out, then the subscriber asks for the
     // base temporal layer only. The picture's other layer frames still go: a picture is
     // kept or left out whole.
-    let mut one = picture_in(1, false, 1);
+    let mut one = picture_in(1, false, 1, false);
     let rest = one.split_off(1);
     send(&mut router, one);
     router.set_max_temporal_layer(t0, bob.id, TrackId(1), 0);
     send(&mut router, rest);
     // Picture 2 (TID 1) is left out, picture 3 (TID 0) goes.
-    send(&mut router, picture_in(2, false, 1));
-    send(&mut router, picture_in(3, false, 0));
+    send(&mut router, picture_in(2, false, 1, false));
+    send(&mut router, picture_in(3, false, 0, false));
     let (got, _) = bob.receive(&drain(&mut router));
     let pictures: Vec<(u16, u8)> = got
         .iter()
@@ -162,4 +174,65 @@ fn a_temporal_layer_change_waits_for_the_next_picture() {
     let whole = |n: u16| (0..3).map(move |sid| (n, sid));
     let want: Vec<(u16, u8)> = whole(0).chain(whole(1)).chain(whole(3)).collect();
     assert_eq!(pictures, want);
+}
+
+#[test]
+fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
+    let _ = drain(&mut router);
+    // The key picture whole; the first inter picture's base layer frame too (the mode shows
+    // in the inter picture's upper layer frames, which come after it); from then on only the
+    // top layer's frames.
+    let (got, mut seqs) = send_as(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        0..4,
+        |n| n == 0,
+        true,
+    );
+    let mut want = vec![(0, false), (1, false), (2, true)];
+    want.extend([(0, false), (2, true)]);
+    want.extend([(2, true)].repeat(2));
+    assert_eq!(got, want);
+    // Down to layer 1: Bob has none of layer 1's chain, so it waits for a keyframe (asked
+    // for), and his inter pictures go on as layer 2 until then.
+    let t1 = t0 + Duration::from_secs(1);
+    router.set_preferences(t1, bob.id, TrackId(1), 1, false);
+    let (_, rtcp) = alice.receive(&drain(&mut router));
+    assert_eq!(pli_count(&rtcp), 1);
+    let (got, more) = send_as(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        4..8,
+        |n| n == 6,
+        true,
+    );
+    seqs.extend(more);
+    let mut want = [(2, true)].repeat(2);
+    want.extend([(0, false), (1, true), (1, true)]);
+    assert_eq!(got, want);
+    // Up again: at the next keyframe, layer 2's frames alone after it.
+    router.set_preferences(t1 + Duration::from_secs(1), bob.id, TrackId(1), 2, false);
+    let (got, more) = send_as(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        8..11,
+        |n| n == 9,
+        true,
+    );
+    seqs.extend(more);
+    assert_eq!(
+        got,
+        [(1, true), (0, false), (1, false), (2, true), (2, true)]
+    );
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
+    }
 }

@@ -139,7 +139,7 @@ impl<C: MediaCrypto> Router<C> {
         }
         let clock_rate = track.config.clock_rate;
         let mut picture = None;
-        let mut spatial_grew = false;
+        let mut spatial_changed = false;
         let keyframe = match track.config.kind {
             Kind::Video => {
                 let keyframe;
@@ -150,8 +150,8 @@ impl<C: MediaCrypto> Router<C> {
                 if let Some(sid) = picture.and_then(|f| f.spatial_id())
                     && !stream.rtx
                 {
-                    // A spatial layer seen for the first time: subscribers choose again.
-                    spatial_grew = layer.svc.record(now, sid, header.payload_len);
+                    // A spatial layer started or stopped: subscribers choose again.
+                    spatial_changed = layer.svc.record(now, sid, header.payload_len);
                     if let Some(fields) = &picture {
                         layer.svc.observe(fields);
                     }
@@ -224,8 +224,8 @@ impl<C: MediaCrypto> Router<C> {
             self.catch_up(now, track_id, index, header_sequence);
         }
         self.after_arrival(now, track_id, index, uplink, resumed);
-        if spatial_grew {
-            // Each subscriber's steps now include the new spatial layer.
+        if spatial_changed {
+            // Each subscriber's steps are the spatial layers sending now.
             let ids: Vec<ParticipantId> = self
                 .tracks
                 .get(&track_id)

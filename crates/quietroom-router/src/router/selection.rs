@@ -86,7 +86,14 @@ fn choice(layers: &[Layer], sub: &Subscription, now: Instant, headroom: u64) -> 
         let Some(l) = layers.get(i) else { continue };
         let n = l.svc.count();
         if n > 1 {
-            for sid in 0..n.min(sub.max_spatial.saturating_add(1)) {
+            // The spatial layers sending (an encoder short of bitrate stops its top one), or
+            // the lowest when none of those the subscriber may take is.
+            let wanted = 0..n.min(sub.max_spatial.saturating_add(1));
+            let mut sids: Vec<u8> = wanted.filter(|&s| l.svc.sending(s)).collect();
+            if sids.is_empty() {
+                sids.push(0);
+            }
+            for sid in sids {
                 let svc = if sid + 1 == n { u8::MAX } else { sid };
                 let step = Step { layer: i, svc };
                 steps.push((step, cost(step, l.svc.cost(sid, l.bitrate_bps))));

@@ -33,6 +33,10 @@ pub(super) const MAX_SPATIAL: usize = 4;
 /// How long rates are measured over.
 const WINDOW: Duration = Duration::from_secs(1);
 
+/// How long a spatial layer may send nothing before it counts as stopped (an encoder that
+/// lacks the bitrate for its top layer stops sending it, without a keyframe).
+const QUIET: Duration = Duration::from_secs(1);
+
 /// The share of a stream's signaled bitrate its spatial layers 0..=s take, in percent, before
 /// anything is measured: `DEFAULT_SHARE[n - 1][s]` for n layers (about what libvpx gives
 /// 1/4, 1/2 and full resolution).
@@ -75,6 +79,9 @@ pub(super) struct SpatialLayers {
     count: u8,
     /// Learned from inter pictures' upper layer frames ([`Mode::key_only`]).
     key_only: bool,
+    /// When each spatial layer last sent, and which are sending (bit per SID).
+    seen: [Option<Instant>; MAX_SPATIAL],
+    sending: u8,
     /// The current measurement window: when it started and the bytes of each layer so far.
     window: Option<Instant>,
     bytes: [u64; MAX_SPATIAL],
@@ -85,12 +92,23 @@ pub(super) struct SpatialLayers {
 
 impl SpatialLayers {
     /// Counts a packet of spatial layer `sid` with `bytes` of payload, arrived at `now`.
-    /// `true` if it is the first of a layer above those seen so far (selection may change).
+    /// `true` if the layers sending changed: this one started (or started again), or
+    /// another has sent nothing for [`QUIET`] (selection may change).
     #[inline]
     pub(super) fn record(&mut self, now: Instant, sid: u8, bytes: usize) -> bool {
         let i = usize::from(sid).min(MAX_SPATIAL - 1);
-        let grew = i as u8 >= self.count;
         self.count = self.count.max(i as u8 + 1);
+        let mut changed = self.sending & (1 << i) == 0;
+        self.sending |= 1 << i;
+        self.seen[i] = Some(now);
+        for (j, seen) in self.seen.iter().enumerate() {
+            if self.sending & (1 << j) != 0
+                && seen.is_some_and(|t| now.saturating_duration_since(t) > QUIET)
+            {
+                self.sending &= !(1 << j);
+                changed = true;
+            }
+        }
         let start = *self.window.get_or_insert(now);
         let elapsed = now.saturating_duration_since(start);
         if elapsed >= WINDOW {
@@ -106,7 +124,14 @@ impl SpatialLayers {
         if let Some(b) = self.bytes.get_mut(i) {
             *b = b.saturating_add(bytes as u64);
         }
-        grew
+        changed
+    }
+
+    /// Whether spatial layer `sid` is sending: it sent within [`QUIET`] of the stream's
+    /// newest packet.
+    pub(super) fn sending(&self, sid: u8) -> bool {
+        1u8.checked_shl(u32::from(sid))
+            .is_some_and(|bit| self.sending & bit != 0)
     }
 
     /// Learns the stream's mode from a layer frame's first packet: an inter picture's upper
@@ -168,6 +193,7 @@ mod tests {
         assert!(l.record(t0, 0, 100));
         assert!(!l.record(t0, 0, 100));
         assert!(l.record(t0, 2, 100));
+        assert!(l.sending(0) && !l.sending(1) && l.sending(2));
         assert_eq!(l.count(), 3);
         assert_eq!(l.cost(0, 1_000_000), 150_000);
         assert_eq!(l.cost(2, 1_000_000), 1_000_000);
@@ -191,6 +217,25 @@ mod tests {
         assert_eq!(l.cost(0, 1_000_000), 150_000);
         assert_eq!(l.cost(1, 1_000_000), 250_000);
         assert_eq!(l.cost(2, 1_000_000), 600_000);
+    }
+
+    #[test]
+    fn a_layer_that_sends_nothing_for_a_second_stops_counting() {
+        let t0 = Instant::now();
+        let mut l = SpatialLayers::default();
+        assert!(l.record(t0, 0, 1));
+        assert!(l.record(t0, 1, 1));
+        // Layer 1 goes quiet; layer 0 goes on.
+        for ms in (100..=1000).step_by(100) {
+            assert!(!l.record(t0 + Duration::from_millis(ms), 0, 1), "{ms}");
+        }
+        assert!(l.sending(1));
+        assert!(l.record(t0 + Duration::from_millis(1100), 0, 1));
+        assert!(l.sending(0) && !l.sending(1));
+        assert_eq!(l.count(), 2);
+        // And starts again.
+        assert!(l.record(t0 + Duration::from_millis(1200), 1, 1));
+        assert!(l.sending(1) && !l.sending(7) && !l.sending(9));
     }
 
     #[test]

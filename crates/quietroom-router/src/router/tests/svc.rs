@@ -236,3 +236,77 @@ fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
         assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
     }
 }
+
+#[test]
+fn a_key_mode_subscriber_follows_the_top_layer_stopping() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
+    let _ = drain(&mut router);
+    let at = |n: u16| t0 + Duration::from_millis(33 * u64::from(n));
+    let (got, _) = send_as(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        0..4,
+        |n| n == 0,
+        true,
+    );
+    assert_eq!(got.last(), Some(&(2, true)));
+    let bob_id = bob.id;
+    // The encoder lacks the bitrate for layer 2 and stops it: its pictures end on layer 1.
+    let mut two_layers = |router: &mut Router<SrtpSession>, alice: &mut Client, n, key| {
+        two_layers(router, alice, &mut bob, at(n), n, key)
+    };
+    // Nothing of Bob's layer comes; once layer 2 has been quiet for a second, layer 1 is
+    // chosen, and since Bob has none of its chain, a keyframe is asked for.
+    let mut asked = None;
+    let requests = router.stats().keyframe_requests;
+    for n in 4..45 {
+        let (layers, _) = two_layers(&mut router, &mut alice, n, false);
+        assert!(layers.is_empty(), "picture {n}: {layers:?}");
+        if router.stats().keyframe_requests > requests && asked.is_none() {
+            asked = Some(n);
+        }
+    }
+    let asked = asked.expect("a keyframe asked for");
+    assert!(
+        (4 + 30..4 + 36).contains(&asked),
+        "asked at picture {asked}"
+    );
+    // At the keyframe, layers 0 and 1, the picture ended on 1; then layer 1 alone.
+    assert_eq!(
+        two_layers(&mut router, &mut alice, 45, true),
+        (vec![0, 1], Some(true))
+    );
+    assert_eq!(
+        two_layers(&mut router, &mut alice, 46, false),
+        (vec![1], Some(true))
+    );
+    let state = router.subscription_state(bob_id, TrackId(1)).unwrap();
+    assert_eq!(state.current_svc, 1);
+}
+
+/// Sends picture `n` of an `L3T3_KEY` stream whose encoder stopped layer 2 (its pictures end
+/// on layer 1) at `at`, and returns what Bob got: the spatial layers, and the last marker.
+fn two_layers(
+    router: &mut Router<SrtpSession>,
+    alice: &mut Client,
+    bob: &mut Client,
+    at: Instant,
+    n: u16,
+    key: bool,
+) -> (Vec<u8>, Option<bool>) {
+    let mut packets = picture_in(n, key, 0, true);
+    packets.truncate(2);
+    packets[1].0.marker = true;
+    for (h, p) in packets {
+        alice.send_rtp(router, at, h, p).unwrap();
+    }
+    let (got, _) = bob.receive(&drain(router));
+    let layers = got
+        .iter()
+        .map(|p| p.payload[p.payload.len() - 1] & 0x7F)
+        .collect();
+    (layers, got.last().map(|p| p.header.marker))
+}

@@ -33,7 +33,6 @@
 
 mod webrtc;
 
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,9 +43,6 @@ use rtc_rtp::codec::vp9::Vp9Packet;
 use rtc_rtp::packetizer::Depacketizer;
 
 use webrtc::{Page, SentVideo, Sfu, VIDEO};
-
-/// One Chromium at a time.
-static CHROMIUM: Mutex<()> = Mutex::new(());
 
 #[test]
 fn vp9_simulcast_switches_layers_on_keyframes() {
@@ -64,7 +60,7 @@ fn av1_simulcast_switches_layers_on_keyframes() {
 }
 
 fn switch_layers(codec: &str) {
-    let _turn = CHROMIUM.lock().unwrap_or_else(PoisonError::into_inner);
+    let _turn = webrtc::one_chromium_at_a_time();
     let Some(mut peer) = webrtc::chromium("chromium_room.js", &[("CODEC", codec)]) else {
         return;
     };

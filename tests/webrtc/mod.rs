@@ -35,7 +35,7 @@ pub(crate) use observed::{
     in_sequence_order,
 };
 #[allow(unused_imports)]
-pub(crate) use page::{Page, chromium};
+pub(crate) use page::{Page, chromium, one_chromium_at_a_time};
 
 pub(crate) const VIDEO: TrackId = TrackId(1);
 pub(crate) const OUT_SSRC: u32 = 0x00DD_BA11;

@@ -9,6 +9,15 @@ use serde_json::Value;
 
 use super::{PeerProcess, peer, root};
 
+/// One Chromium at a time in a test binary: two encoding 720p video at once are more than
+/// two cores keep up with. Hold the guard for the test's length.
+pub(crate) fn one_chromium_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static CHROMIUM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    CHROMIUM
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Starts `tests/peers/SCRIPT` under `node`, driving Debian's `chromium` (or `CHROMIUM`)
 /// through `playwright-core` in `.peers/node`, with `env` added. `None` (the test is skipped
 /// with a note) when one of them is missing, unless `QUIETROOM_REQUIRE_PEERS=1`.

@@ -17,6 +17,11 @@
 //! dropped that layer ends unmarked, as the router cannot know the layer is not coming);
 //! every sequence number from the first to the last was sent.
 //!
+//! Then the router's layer demand (`RouterEvent::LayerDemand`) says that nobody wants
+//! spatial layer 2; the page sets the publisher's scalability mode to `L2T3_KEY` (`L2T3` in
+//! full SVC) at half the resolution, as an application would, and the subscriber goes on
+//! decoding at 640 wide.
+//!
 //! A second test does the same with Chromium sending full SVC (`L3T3`), where every layer
 //! frame is predicted from the one below it: the subscriber gets the layer frames up to its
 //! own in every picture, and moves down at the next picture.
@@ -103,6 +108,9 @@ fn svc_follows_the_subscriber(mode: &str) {
     let mut decoded_at_phase = 0;
     // Where each step began in the log of what was sent, with its spatial layer.
     let mut marks: Vec<(usize, u8)> = Vec::new();
+    // The scalability mode with one spatial layer fewer, for the layer demand at the end.
+    let fewer = mode.replacen("L3", "L2", 1);
+    let mut asked_fewer = false;
     loop {
         assert!(
             phase_start.elapsed() < Duration::from_secs(60),
@@ -131,6 +139,28 @@ fn svc_follows_the_subscriber(mode: &str) {
             }
             continue;
         }
+        if phase > steps.len() {
+            // Layer demand: with the subscriber held to spatial layer 1, the router announces
+            // that nobody wants layer 2, the publisher sends one fewer (libwebrtc scales its
+            // spatial layers down from the encoding's resolution: two at half of it are the
+            // lower two of before), and the subscriber goes on at 640 wide.
+            if !asked_fewer && sfu.router.layer_demand(VIDEO) == Some(Some(1)) {
+                peer.set_scalability_mode(&fewer, 2.0);
+                (asked_fewer, decoded_at_phase) = (true, page.decoded);
+            }
+            if asked_fewer
+                && page.mode.starts_with(&fewer)
+                && page.width == 640
+                && page.decoded >= decoded_at_phase + 30
+            {
+                eprintln!(
+                    "SVC: {fewer} on the layer demand, after {:?}: {page:?}",
+                    now - phase_start
+                );
+                break;
+            }
+            continue;
+        }
         let (_, width) = steps[phase - 1];
         if page.width == width && page.decoded >= decoded_at_phase + 30 {
             eprintln!(
@@ -138,7 +168,8 @@ fn svc_follows_the_subscriber(mode: &str) {
                 now - phase_start
             );
             if phase == steps.len() {
-                break;
+                (phase, phase_start) = (phase + 1, now);
+                continue;
             }
             let (max_spatial, _) = steps[phase];
             sfu.router

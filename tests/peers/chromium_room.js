@@ -20,7 +20,10 @@
 //        log), with the last RTP timestamp it had and the last one it decoded.
 //   in:  {"active": [BOOL, BOOL, BOOL]} turns the publisher's encodings (q, h, f) on or off
 //        (RTCRtpSender.setParameters), as an application does on the SFU's layer demand;
-//        any other line (or EOF) ends it.
+//        with "mode": MODE and "scale": S too, the first encoding's scalabilityMode becomes
+//        MODE and its scaleResolutionDownBy S (fewer SVC spatial layers: libwebrtc scales
+//        them down from the encoding's resolution, so dropping the top one of three is L2
+//        at half the resolution); any other line (or EOF) ends it.
 //
 // Usage: node chromium_room.js   (PLAYWRIGHT_CORE: where playwright-core is installed;
 // CHROMIUM: the browser, default /usr/bin/chromium)
@@ -123,15 +126,22 @@ async function main() {
   await serve(
     next,
     'active',
-    (active) =>
-      page.evaluate(async (active) => {
-        const sender = window.room.publisher.getSenders()[0];
-        const parameters = sender.getParameters();
-        parameters.encodings.forEach((e, i) => {
-          e.active = active[i] !== false;
-        });
-        await sender.setParameters(parameters);
-      }, active),
+    (active, command) =>
+      page.evaluate(
+        async ([active, mode, scale]) => {
+          const sender = window.room.publisher.getSenders()[0];
+          const parameters = sender.getParameters();
+          parameters.encodings.forEach((e, i) => {
+            e.active = active[i] !== false;
+          });
+          if (mode) {
+            parameters.encodings[0].scalabilityMode = mode;
+            parameters.encodings[0].scaleResolutionDownBy = scale || 1;
+          }
+          await sender.setParameters(parameters);
+        },
+        [active, command.mode || null, command.scale || 1],
+      ),
     () =>
       page.evaluate(async () => {
         const out = { decoded: 0, width: 0, height: 0, sent: {}, active: {} };

@@ -14,8 +14,8 @@
 // queued as they come, so that commands the test sends back to back (an answer and a
 // command right behind it) are all read.
 //
-// serve(next, key, apply, report): takes commands `{KEY: [...]}` and hands each array to
-// `apply`, while printing `report()` as a JSON line every 250 ms; returns at the first line
+// serve(next, key, apply, report): takes commands `{KEY: [...], ...}` and hands each array
+// (and the whole command) to `apply`, while printing `report()` as a JSON line every 250 ms; returns at the first line
 // that is not such a command (or at the end of input), or after 5 minutes.
 
 const path = require('path');
@@ -95,7 +95,7 @@ async function serve(next, key, apply, report) {
         done = true;
         return;
       }
-      await apply(command[key]);
+      await apply(command[key], command);
     }
   };
   commands();

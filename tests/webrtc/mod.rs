@@ -792,4 +792,11 @@ impl PeerProcess {
         let command = serde_json::json!({ "active": active });
         writeln!(self.stdin, "{command}").unwrap();
     }
+
+    /// Sets the scalability mode of the publisher's one encoding, and its resolution scaled
+    /// down by `scale` (`chromium_room.js`).
+    pub(crate) fn set_scalability_mode(&mut self, mode: &str, scale: f64) {
+        let command = serde_json::json!({ "active": [true], "mode": mode, "scale": scale });
+        writeln!(self.stdin, "{command}").unwrap();
+    }
 }

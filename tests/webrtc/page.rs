@@ -56,6 +56,9 @@ pub(crate) struct Page {
     pub(crate) sent: Vec<(String, u64)>,
     /// RIDs whose encoding is turned off.
     pub(crate) inactive: Vec<String>,
+    /// The scalability mode of the publisher's one encoding and its packets sent, when it
+    /// has no RID (SVC), as "L3T3_KEY 1234 packets".
+    pub(crate) mode: String,
     /// Chromium's receiver asking for a keyframe after 3 s without a decodable frame, from
     /// its log: (the last RTP timestamp it had, the last it decoded).
     pub(crate) stalls: Vec<(u32, u32)>,
@@ -72,6 +75,7 @@ impl Page {
             plis: count("plis"),
             firs: count("firs"),
             keyframes: count("keyframes"),
+            mode: v["mode"].as_str().unwrap_or_default().to_owned(),
             stalls: v["stalls"]
                 .as_array()
                 .map(|a| {

@@ -1,5 +1,6 @@
 //! Layer demand: the highest spatial layer of each video track that any subscriber would
-//! take, so that the application can pause the layers above it at the publisher.
+//! take, so that the application can pause the layers above it at the publisher (simulcast
+//! encodings, or the spatial layers of an SVC stream).
 
 use std::time::Instant;
 
@@ -68,6 +69,18 @@ impl Track {
     /// able to move up when the estimate rises (and probes need the layer sent), and the
     /// publisher's own congestion control already sheds what its uplink cannot carry.
     fn demand(&self) -> Option<u8> {
+        // An SVC stream (one layer carrying its spatial layers, `router/svc.rs`): the highest
+        // spatial layer (SID) of those seen that any subscriber would take.
+        if let [layer] = self.layers.as_slice()
+            && let Some(top) = layer.svc.count().checked_sub(1).filter(|&top| top > 0)
+        {
+            return self
+                .subscribers
+                .iter()
+                .filter(|s| !s.sub.paused)
+                .map(|s| s.sub.max_spatial.min(top))
+                .max();
+        }
         let lowest = self.layers.iter().map(|l| l.spatial).min()?;
         self.subscribers
             .iter()

@@ -77,9 +77,13 @@ pub enum RouterEvent {
     /// The highest spatial layer of a video track that any of its subscribers asked for
     /// ([`Router::set_preferences`]): layers above it can be paused at the publisher (for a
     /// browser, `RTCRtpSender.setParameters` with `active: false`), saving its uplink and
-    /// encoder (LiveKit's dynacast, Jitsi's sender constraints). Bandwidth estimates do not
-    /// lower it. Raised when it changes: at once when it rises, once a lower value has held
-    /// for [`RouterConfig::layer_demand_hold`] when it falls.
+    /// encoder (LiveKit's dynacast, Jitsi's sender constraints). For an SVC stream (VP9
+    /// spatial layers in one SSRC) it is the highest spatial layer (SID) wanted of those
+    /// seen, and the publisher can send fewer with a smaller `scalabilityMode` (libwebrtc
+    /// scales the spatial layers down from the encoding's resolution, so 1 of `L3T3_KEY` is
+    /// `L2T3_KEY` with `scaleResolutionDownBy` 2). Bandwidth estimates do not lower it. Raised when it changes: at
+    /// once when it rises, once a lower value has held for
+    /// [`RouterConfig::layer_demand_hold`] when it falls.
     LayerDemand {
         /// The track.
         track: TrackId,

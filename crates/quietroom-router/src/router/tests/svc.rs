@@ -310,3 +310,35 @@ fn two_layers(
         .collect();
     (layers, got.last().map(|p| p.header.marker))
 }
+
+#[test]
+fn the_layer_demand_of_an_svc_stream_is_its_highest_spatial_layer_wanted() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
+    let track = TrackId(1);
+    let _ = drain(&mut router);
+    // Before any spatial layer is seen, the stream is one layer.
+    router.handle_timeout(t0);
+    assert_eq!(router.layer_demand(track), Some(Some(0)));
+    let _ = send_as(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        0..2,
+        |n| n == 0,
+        true,
+    );
+    router.handle_timeout(t0);
+    assert_eq!(router.layer_demand(track), Some(Some(2)));
+    // Bob wants at most spatial layer 1: announced once it has held.
+    router.set_preferences(t0, bob.id, track, 1, false);
+    router.handle_timeout(t0 + Duration::from_millis(100));
+    router.handle_timeout(t0 + Duration::from_millis(5_200));
+    assert_eq!(router.layer_demand(track), Some(Some(1)));
+    // Paused: nothing.
+    router.set_preferences(t0, bob.id, track, 1, true);
+    router.handle_timeout(t0 + Duration::from_millis(5_300));
+    router.handle_timeout(t0 + Duration::from_millis(10_400));
+    assert_eq!(router.layer_demand(track), Some(None));
+}

@@ -32,6 +32,20 @@ fn picture_in(n: u16, key: bool, tid: u8, key_only: bool) -> Vec<(Header, Vec<u8
         .collect()
 }
 
+/// Alice publishing [`svc_track`] to Bob, what the setup sent drained.
+fn svc_room(t0: Instant) -> (Router<SrtpSession>, Client, Client) {
+    let (mut router, alice, bob) = alice_to_bob(t0, svc_track());
+    let _ = drain(&mut router);
+    (router, alice, bob)
+}
+
+/// Every number once, none missing: what was left out is closed up.
+fn assert_continuous(seqs: &[u16]) {
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
+    }
+}
+
 fn svc_track() -> TrackConfig {
     let mut track = video_track(&[SSRC]);
     track.codec = Codec::Vp9;
@@ -39,21 +53,9 @@ fn svc_track() -> TrackConfig {
     track
 }
 
-/// Sends pictures `range` (keyframes where `key` says) and returns what Bob got: (spatial
-/// layer, marker) per packet, and the sequence numbers.
+/// Sends pictures `range` (keyframes where `key` says; as `L3T3_KEY` when `key_only`) and
+/// returns what Bob got: (spatial layer, marker) per packet, and the sequence numbers.
 fn send(
-    router: &mut Router<SrtpSession>,
-    alice: &mut Client,
-    bob: &mut Client,
-    t0: Instant,
-    range: std::ops::Range<u16>,
-    key: impl Fn(u16) -> bool,
-) -> (Vec<(u8, bool)>, Vec<u16>) {
-    send_as(router, alice, bob, t0, range, key, false)
-}
-
-/// [`send`], as `L3T3_KEY` when `key_only`.
-fn send_as(
     router: &mut Router<SrtpSession>,
     alice: &mut Client,
     bob: &mut Client,
@@ -82,17 +84,32 @@ fn send_as(
 #[test]
 fn a_subscriber_gets_the_spatial_layers_it_can_take() {
     let t0 = Instant::now();
-    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
-    let _ = drain(&mut router);
+    let (mut router, mut alice, mut bob) = svc_room(t0);
     // Everything at first, as the publisher sends it.
-    let (got, mut seqs) = send(&mut router, &mut alice, &mut bob, t0, 0..1, |n| n == 0);
+    let (got, mut seqs) = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        0..1,
+        |n| n == 0,
+        false,
+    );
     assert_eq!(got, [(0, false), (1, false), (2, true)]);
     let state = router.layer_states(t0, TrackId(1));
     assert_eq!(state[0].spatial_layers, 3);
     // Bob wants the two lowest spatial layers (max spatial 1): from the next picture, layer
     // frames 0 and 1, the marker on layer 1, which ends the picture for Bob.
     router.set_preferences(t0, bob.id, TrackId(1), 1, false);
-    let (got, more) = send(&mut router, &mut alice, &mut bob, t0, 1..3, |_| false);
+    let (got, more) = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        1..3,
+        |_| false,
+        false,
+    );
     seqs.extend(more);
     assert_eq!(got, [(0, false), (1, true)].repeat(2));
 
@@ -101,7 +118,15 @@ fn a_subscriber_gets_the_spatial_layers_it_can_take() {
     router.set_preferences(t0 + Duration::from_secs(1), bob.id, TrackId(1), 2, false);
     let (_, rtcp) = alice.receive(&drain(&mut router));
     assert_eq!(pli_count(&rtcp), 1);
-    let (got, more) = send(&mut router, &mut alice, &mut bob, t0, 3..6, |n| n == 5);
+    let (got, more) = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        3..6,
+        |n| n == 5,
+        false,
+    );
     seqs.extend(more);
     let mut want = [(0, false), (1, true)].repeat(2);
     want.extend([(0, false), (1, false), (2, true)]);
@@ -109,41 +134,66 @@ fn a_subscriber_gets_the_spatial_layers_it_can_take() {
 
     // Down to the base layer: at the next picture, keyframe or not.
     router.set_preferences(t0, bob.id, TrackId(1), 0, false);
-    let (got, more) = send(&mut router, &mut alice, &mut bob, t0, 6..8, |_| false);
+    let (got, more) = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        6..8,
+        |_| false,
+        false,
+    );
     seqs.extend(more);
     assert_eq!(got, vec![(0, true), (0, true)]);
-    // Every number once, none missing: what was left out is closed up.
-    for w in seqs.windows(2) {
-        assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
-    }
+    assert_continuous(&seqs);
 }
 
 #[test]
 fn the_estimate_picks_spatial_layers_from_their_measured_rates() {
     let t0 = Instant::now();
-    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
-    let _ = drain(&mut router);
+    let (mut router, mut alice, mut bob) = svc_room(t0);
     // Two seconds of pictures measure the layers' rates: about 11, 11 and 11 kbit/s each
     // (one 43-byte layer frame per picture at 30 pictures per second, with the header).
-    let (got, _) = send(&mut router, &mut alice, &mut bob, t0, 0..61, |n| {
-        n % 30 == 0
-    });
+    let (got, _) = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        0..61,
+        |n| n % 30 == 0,
+        false,
+    );
     assert!(!got.is_empty());
     let t = t0 + Duration::from_millis(33 * 61);
     // An estimate for two layers' worth (with room for the upgrade headroom, not three).
     router.set_bandwidth_estimate(t, bob.id, 2 * 11_000 * 13 / 10);
-    let (got, _) = send(&mut router, &mut alice, &mut bob, t0, 61..64, |n| n == 61);
+    let (got, _) = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        61..64,
+        |n| n == 61,
+        false,
+    );
     assert_eq!(got, [(0, false), (1, true)].repeat(3), "two spatial layers");
     router.set_bandwidth_estimate(t, bob.id, 10_000);
-    let (got, _) = send(&mut router, &mut alice, &mut bob, t0, 64..65, |_| false);
+    let (got, _) = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        64..65,
+        |_| false,
+        false,
+    );
     assert_eq!(got, [(0, true)], "the base layer, whatever the estimate");
 }
 
 #[test]
 fn a_temporal_layer_change_waits_for_the_next_picture() {
     let t0 = Instant::now();
-    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
-    let _ = drain(&mut router);
+    let (mut router, mut alice, mut bob) = svc_room(t0);
     let mut send = |router: &mut Router<SrtpSession>, packets: Vec<(Header, Vec<u8>)>| {
         for (h, p) in packets {
             alice.send_rtp(router, t0, h, p).unwrap();
@@ -179,12 +229,11 @@ fn a_temporal_layer_change_waits_for_the_next_picture() {
 #[test]
 fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
     let t0 = Instant::now();
-    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
-    let _ = drain(&mut router);
+    let (mut router, mut alice, mut bob) = svc_room(t0);
     // The key picture whole; the first inter picture's base layer frame too (the mode shows
     // in the inter picture's upper layer frames, which come after it); from then on only the
     // top layer's frames.
-    let (got, mut seqs) = send_as(
+    let (got, mut seqs) = send(
         &mut router,
         &mut alice,
         &mut bob,
@@ -203,7 +252,7 @@ fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
     router.set_preferences(t1, bob.id, TrackId(1), 1, false);
     let (_, rtcp) = alice.receive(&drain(&mut router));
     assert_eq!(pli_count(&rtcp), 1);
-    let (got, more) = send_as(
+    let (got, more) = send(
         &mut router,
         &mut alice,
         &mut bob,
@@ -218,7 +267,7 @@ fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
     assert_eq!(got, want);
     // Up again: at the next keyframe, layer 2's frames alone after it.
     router.set_preferences(t1 + Duration::from_secs(1), bob.id, TrackId(1), 2, false);
-    let (got, more) = send_as(
+    let (got, more) = send(
         &mut router,
         &mut alice,
         &mut bob,
@@ -232,18 +281,15 @@ fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
         got,
         [(1, true), (0, false), (1, false), (2, true), (2, true)]
     );
-    for w in seqs.windows(2) {
-        assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
-    }
+    assert_continuous(&seqs);
 }
 
 #[test]
 fn a_key_mode_subscriber_follows_the_top_layer_stopping() {
     let t0 = Instant::now();
-    let (mut router, mut alice, mut bob) = alice_to_bob(t0, svc_track());
-    let _ = drain(&mut router);
+    let (mut router, mut alice, mut bob) = svc_room(t0);
     let at = |n: u16| t0 + Duration::from_millis(33 * u64::from(n));
-    let (got, _) = send_as(
+    let (got, _) = send(
         &mut router,
         &mut alice,
         &mut bob,
@@ -320,7 +366,7 @@ fn the_layer_demand_of_an_svc_stream_is_its_highest_spatial_layer_wanted() {
     // Before any spatial layer is seen, the stream is one layer.
     router.handle_timeout(t0);
     assert_eq!(router.layer_demand(track), Some(Some(0)));
-    let _ = send_as(
+    let _ = send(
         &mut router,
         &mut alice,
         &mut bob,

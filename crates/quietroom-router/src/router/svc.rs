@@ -77,8 +77,11 @@ impl Mode {
 pub(super) struct SpatialLayers {
     /// Spatial layers seen (highest SID + 1); 0 for a stream without SIDs.
     count: u8,
-    /// Learned from inter pictures' upper layer frames ([`Mode::key_only`]).
+    /// Learned from inter pictures' upper layer frames ([`Mode::key_only`]), and what the
+    /// last one showed, which takes effect at the next picture (a picture goes out in one
+    /// mode).
     key_only: bool,
+    shown: Option<bool>,
     /// When each spatial layer last sent, and which are sending (bit per SID).
     seen: [Option<Instant>; MAX_SPATIAL],
     sending: u8,
@@ -135,14 +138,22 @@ impl SpatialLayers {
     }
 
     /// Learns the stream's mode from a layer frame's first packet: an inter picture's upper
-    /// layer frame predicted from the layer below (D) or not.
+    /// layer frame predicted from the layer below (D) or not. What it shows applies from the
+    /// next picture's first layer frame on, so that the rest of this picture goes out as its
+    /// lower layer frames did.
     #[inline]
     pub(super) fn observe(&mut self, fields: &PictureFields) {
-        if fields.inter_picture()
-            && fields.frame_start()
-            && fields.spatial_id().is_some_and(|sid| sid > 0)
-        {
-            self.key_only = !fields.inter_layer();
+        if !fields.frame_start() {
+            return;
+        }
+        match fields.spatial_id() {
+            Some(0) => {
+                if let Some(key_only) = self.shown.take() {
+                    self.key_only = key_only;
+                }
+            }
+            Some(_) if fields.inter_picture() => self.shown = Some(!fields.inter_layer()),
+            _ => {}
         }
     }
 
@@ -249,13 +260,18 @@ mod tests {
         l.observe(&fields(0xBC, 0x03));
         l.observe(&fields(0xFC, 0x00));
         assert!(!l.mode().key_only);
-        // An inter picture's SID 1 without D: `KEY` mode; with D: full SVC.
+        // An inter picture's SID 1 without D: `KEY` mode, from the next picture's SID 0 on.
         l.observe(&fields(0xFC, 0x02));
+        assert!(!l.mode().key_only);
+        l.observe(&fields(0xFC, 0x00));
         assert!(l.mode().key_only);
+        // With D: full SVC.
         l.observe(&fields(0xFC, 0x03));
+        l.observe(&fields(0xFC, 0x00));
         assert!(!l.mode().key_only);
         // Only a layer frame's first packet (B) counts.
         l.observe(&fields(0xF4, 0x02));
+        l.observe(&fields(0xFC, 0x00));
         assert!(!l.mode().key_only);
     }
 }

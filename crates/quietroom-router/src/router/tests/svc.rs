@@ -230,9 +230,9 @@ fn a_temporal_layer_change_waits_for_the_next_picture() {
 fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
     let t0 = Instant::now();
     let (mut router, mut alice, mut bob) = svc_room(t0);
-    // The key picture whole; the first inter picture's base layer frame too (the mode shows
-    // in the inter picture's upper layer frames, which come after it); from then on only the
-    // top layer's frames.
+    // The key picture whole; the first inter picture whole too (the mode shows in its
+    // upper layer frames, which come after its base layer frame, and a picture goes out in
+    // one mode); from then on only the top layer's frames.
     let (got, mut seqs) = send(
         &mut router,
         &mut alice,
@@ -242,8 +242,7 @@ fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
         |n| n == 0,
         true,
     );
-    let mut want = vec![(0, false), (1, false), (2, true)];
-    want.extend([(0, false), (2, true)]);
+    let mut want = [(0, false), (1, false), (2, true)].repeat(2);
     want.extend([(2, true)].repeat(2));
     assert_eq!(got, want);
     // Down to layer 1: Bob has none of layer 1's chain, so it waits for a keyframe (asked
@@ -387,4 +386,81 @@ fn the_layer_demand_of_an_svc_stream_is_its_highest_spatial_layer_wanted() {
     router.handle_timeout(t0 + Duration::from_millis(5_300));
     router.handle_timeout(t0 + Duration::from_millis(10_400));
     assert_eq!(router.layer_demand(track), Some(None));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// For any schedule of key pictures, upper layer frames the encoder dropped and changes
+    /// of the subscriber's spatial layer, in full SVC or a `KEY` mode, what it gets has
+    /// consecutive sequence numbers, timestamps that never go backwards, its layer frames
+    /// in order within a picture, the marker on each picture's last packet and nowhere else;
+    /// and in a `KEY` mode, once an inter picture has shown the mode, one layer frame per
+    /// inter picture.
+    #[test]
+    fn svc_output_is_consistent_under_any_schedule(
+        key_only in proptest::prelude::any::<bool>(),
+        schedule in proptest::collection::vec(
+            (
+                proptest::prelude::any::<bool>(),
+                1usize..=3,
+                proptest::option::of(0u8..3),
+            ),
+            1..60,
+        ),
+    ) {
+        let t0 = Instant::now();
+        let (mut router, mut alice, mut bob) = svc_room(t0);
+        let mut received = Vec::new();
+        let mut sequence = 0u16;
+        // The first picture is a key picture; key pictures carry all three layers.
+        for (n, &(key, encoded, preference)) in schedule.iter().enumerate() {
+            let n = n as u16;
+            let key = key || n == 0;
+            let at = t0 + Duration::from_millis(33 * u64::from(n));
+            if let Some(p) = preference {
+                let max = if p == 2 { u8::MAX } else { p };
+                router.set_preferences(at, bob.id, TrackId(1), max, false);
+            }
+            let mut packets = picture_in(n, key, 0, key_only);
+            packets.truncate(if key { 3 } else { encoded });
+            if let Some(last) = packets.last_mut() {
+                last.0.marker = true;
+            }
+            for (mut h, p) in packets {
+                // Numbered as sent: the layer frames not encoded take no numbers.
+                h.sequence_number = sequence;
+                sequence = sequence.wrapping_add(1);
+                alice.send_rtp(&mut router, at, h, p).unwrap();
+            }
+            received.extend(bob.receive(&drain(&mut router)).0);
+        }
+        let sid = |p: &Packet| p.payload[p.payload.len() - 1] & 0x7F;
+        let inter = |p: &Packet| p.payload[0] & 0x40 != 0;
+        for w in received.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            proptest::prop_assert_eq!(b.header.sequence_number, a.header.sequence_number.wrapping_add(1));
+            let same = a.header.timestamp == b.header.timestamp;
+            proptest::prop_assert!(same || b.header.timestamp.wrapping_sub(a.header.timestamp) < u32::MAX / 2);
+            proptest::prop_assert_eq!(a.header.marker, !same, "the marker ends a picture: {:?} then {:?}", a.header, b.header);
+            proptest::prop_assert!(!same || sid(a) < sid(b));
+        }
+        if let Some(last) = received.last() {
+            proptest::prop_assert!(last.header.marker);
+        }
+        if key_only {
+            // The mode shows in the first inter picture with an upper layer frame.
+            let known = schedule.iter().enumerate().position(|(n, &(key, encoded, _))| n > 0 && !key && encoded > 1);
+            if let Some(known) = known {
+                let mut layers: std::collections::HashMap<u32, usize> = Default::default();
+                for p in received.iter().filter(|p| inter(p)) {
+                    *layers.entry(p.header.timestamp).or_default() += 1;
+                }
+                for (ts, count) in layers {
+                    let picture = ts / 3000;
+                    proptest::prop_assert!(picture as usize <= known || count == 1, "picture {} sent {} layer frames", picture, count);
+                }
+            }
+        }
+    }
 }

@@ -673,11 +673,20 @@ fn original_picture(codec: Codec, original: &[u8]) -> Option<PictureFields> {
     picture_fields(codec, header.payload(original))
 }
 
-/// Whether a subscriber of `track` is waiting to switch to its layer `layer`: it is the
-/// subscriber's target, not yet forwarded, and the subscription is not paused.
+/// Whether a subscriber of `track` is waiting for a keyframe of its layer `layer`: to switch
+/// to it (its target, not yet forwarded), or to change the SVC spatial layers it gets of it
+/// (up, or in a `KEY` mode down too: `router/svc.rs`); and the subscription is not paused.
 fn awaited(track: &super::Track, layer: usize) -> bool {
-    track
-        .subscribers
-        .iter()
-        .any(|s| !s.sub.paused && s.sub.target == Some(layer) && s.sub.current != Some(layer))
+    let key_only = track
+        .layers
+        .get(layer)
+        .is_some_and(|l| l.svc.mode().key_only);
+    track.subscribers.iter().any(|s| {
+        let sub = &s.sub;
+        let switching = sub.current != Some(layer);
+        let svc = sub.current == Some(layer)
+            && sub.target_svc != sub.current_svc
+            && (sub.target_svc > sub.current_svc || key_only);
+        !sub.paused && sub.target == Some(layer) && (switching || svc)
+    })
 }

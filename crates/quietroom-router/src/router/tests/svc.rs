@@ -464,3 +464,46 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_keyframe_a_spatial_layer_change_waits_for_is_asked_for_again() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = svc_room(t0);
+    let _ = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        0..3,
+        |n| n == 0,
+        true,
+    );
+    // Down to layer 1 in a `KEY` mode: a keyframe is asked for, and asked for again while
+    // none comes.
+    let t1 = t0 + Duration::from_secs(1);
+    router.set_preferences(t1, bob.id, TrackId(1), 1, false);
+    let asked = router.stats().keyframe_requests;
+    for ms in (0..=2_500).step_by(100) {
+        router.handle_timeout(t1 + Duration::from_millis(ms));
+    }
+    assert!(
+        router.stats().keyframe_requests >= asked + 2,
+        "{:?}",
+        router.stats()
+    );
+    // Once the keyframe came and the change is done, no more.
+    let _ = send(
+        &mut router,
+        &mut alice,
+        &mut bob,
+        t0,
+        3..5,
+        |n| n == 3,
+        true,
+    );
+    let asked = router.stats().keyframe_requests;
+    for ms in (2_600..=6_000).step_by(100) {
+        router.handle_timeout(t1 + Duration::from_millis(ms));
+    }
+    assert_eq!(router.stats().keyframe_requests, asked);
+}

@@ -21,7 +21,13 @@
 //!   of its layer without their reference). Having none of the lower layers' chain, it moves
 //!   down at a keyframe too.
 //!
-//! A move that waits for a keyframe asks the publisher for one.
+//! A move that waits for a keyframe asks the publisher for one, again while none comes. A
+//! mode learned applies from the next picture, so each picture goes out in one mode.
+//!
+//! Selection offers a subscriber the spatial layers the publisher is sending, each at what it
+//! costs the subscriber (its measured rate, or the layers' up to it in full SVC). An encoder
+//! short of bitrate stops its top layer without a keyframe: a layer quiet for [`QUIET`]
+//! leaves the offer, and subscribers choose again.
 
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@
 //! - Each subscriber sees one continuous stream per track: its own SSRC, sequence numbers,
 //!   timestamps and VP8/VP9 picture IDs ([`munger`]), across simulcast layer switches made
 //!   on keyframes ([`codec`]), chosen from REMB and transport-wide-cc estimates with
-//!   hysteresis, and with the VP8/VP9 temporal layers it asked for and can afford
+//!   hysteresis, and with the VP8/VP9/AV1 temporal layers it asked for and can afford
 //!   ([`Router::set_max_temporal_layer`]). A VP9 stream with its spatial layers in one SSRC
 //!   (SVC) is thinned the same way: the layer frames up to the subscriber's spatial layer
 //!   (full SVC, `L3T3`), or in a `KEY` mode (`L3T3_KEY`) a key picture up to it and then

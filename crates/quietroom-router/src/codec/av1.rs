@@ -1,6 +1,10 @@
-//! AV1 (AOM "RTP Payload Format for AV1" §4.4): the aggregation header and the first OBU.
+//! AV1 (AOM "RTP Payload Format for AV1" §4.4): the aggregation header and the first OBU,
+//! whose extension header (AV1 §5.3.3) carries the temporal layer of a layered stream
+//! (`L1T3`), and the temporal unit a packet belongs to ([`TemporalUnit`]).
 
 use quietroom_wire::Reader;
+
+use super::PictureFields;
 
 /// OBU type of a sequence header.
 const OBU_SEQUENCE_HEADER: u8 = 1;
@@ -26,28 +30,107 @@ fn leb128(r: &mut Reader<'_>) -> Option<u64> {
 }
 
 fn keyframe(payload: &[u8]) -> Option<bool> {
-    let mut r = Reader::new(payload, "AV1 aggregation header");
-    // |Z|Y| W |N|-|-|-|
-    let aggregation = r.u8().ok()?;
-    let continuation = aggregation & 0x80 != 0;
-    let element_count = (aggregation >> 4) & 0x03;
-    let new_sequence = aggregation & 0x08 != 0;
-    if new_sequence {
+    let (aggregation, first) = first_obu(payload)?;
+    if aggregation & 0x08 != 0 {
+        // N: the first packet of a coded video sequence.
         return Some(true);
     }
-    if continuation {
+    let Some(obu) = first else {
         return Some(false);
+    };
+    Some((obu.header >> 3) & 0x0F == OBU_SEQUENCE_HEADER)
+}
+
+/// [`is_keyframe`], and the temporal layer (TID) of the OBU the packet starts with when it
+/// has an extension header (a keyframe's packet starts with a sequence header, which has
+/// none: it counts as TID 0), as picture fields with only a temporal layer.
+pub(super) fn inspect(payload: &[u8]) -> (bool, Option<PictureFields>) {
+    let key = is_keyframe(payload);
+    let tid = first_obu(payload)
+        .and_then(|(_, first)| first)
+        .and_then(|obu| obu.extension)
+        .map(|extension| extension >> 5)
+        .or(key.then_some(0));
+    (key, tid.map(|tid| PictureFields::temporal_only(tid, false)))
+}
+
+/// An OBU's header `|F| type |X|S|R|`, and its extension header `|TID|SID|-|` when X is set.
+struct Obu {
+    header: u8,
+    extension: Option<u8>,
+}
+
+/// The aggregation header `|Z|Y| W |N|-|-|-|`, and the OBU the first element starts, when it
+/// starts one (Z clear) and that OBU's header is well formed.
+fn first_obu(payload: &[u8]) -> Option<(u8, Option<Obu>)> {
+    let mut r = Reader::new(payload, "AV1 aggregation header");
+    let aggregation = r.u8().ok()?;
+    if aggregation & 0x80 != 0 {
+        // Z: the first element continues an OBU of the previous packet.
+        return Some((aggregation, None));
     }
     // With W = 1 the only element has no length field; otherwise the first one has.
-    if element_count != 1 {
-        let len = leb128(&mut r)?;
+    if (aggregation >> 4) & 0x03 != 1 {
+        let Some(len) = leb128(&mut r) else {
+            return Some((aggregation, None));
+        };
         if len == 0 || len > u64::try_from(r.remaining()).ok()? {
-            return Some(false);
+            return Some((aggregation, None));
         }
     }
-    // OBU header: |F| type |X|S|R|
-    let obu_header = r.u8().ok()?;
-    Some(obu_header & 0x80 == 0 && (obu_header >> 3) & 0x0F == OBU_SEQUENCE_HEADER)
+    // OBU header: |F| type |X|S|R|, then with X the extension |TID|SID|-|.
+    let Ok(obu_header) = r.u8() else {
+        return Some((aggregation, None));
+    };
+    if obu_header & 0x80 != 0 {
+        return Some((aggregation, None));
+    }
+    let extension = if obu_header & 0x04 != 0 {
+        r.u8().ok()
+    } else {
+        None
+    };
+    Some((
+        aggregation,
+        Some(Obu {
+            header: obu_header,
+            extension,
+        }),
+    ))
+}
+
+/// The temporal unit (one RTP timestamp) a layer's packets belong to, so that each unit is
+/// kept or left out whole: only a packet that starts an OBU carries the temporal layer, and
+/// a unit's later packets continue its OBUs.
+#[derive(Debug, Default)]
+pub(crate) struct TemporalUnit {
+    timestamp: Option<u32>,
+    /// The unit's temporal layer, from its first packet seen (`None`: not known).
+    tid: Option<u8>,
+}
+
+impl TemporalUnit {
+    /// The picture fields a packet with `timestamp` goes by, given its own (`own`, from
+    /// [`inspect`]): the first packet seen of a newer unit starts it, with its own temporal
+    /// layer; later packets of the unit take that layer; a packet of an older unit keeps its
+    /// own.
+    pub(crate) fn fields(
+        &mut self,
+        timestamp: u32,
+        own: Option<PictureFields>,
+    ) -> Option<PictureFields> {
+        match self.timestamp {
+            Some(t) if t == timestamp => {
+                self.tid.map(|tid| PictureFields::temporal_only(tid, false))
+            }
+            Some(t) if timestamp.wrapping_sub(t) >= 0x8000_0000 => own,
+            _ => {
+                self.timestamp = Some(timestamp);
+                self.tid = own.and_then(|f| f.temporal_id());
+                self.tid.map(|tid| PictureFields::temporal_only(tid, true))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +184,50 @@ mod tests {
         let mut p = vec![0x50];
         p.extend_from_slice(&FRAME);
         assert!(!is_keyframe(&p));
+    }
+
+    #[test]
+    fn temporal_layers_come_from_the_first_obus_extension_header() {
+        // A frame OBU with an extension header (X): TID 2, SID 0.
+        let frame_t2 = [0x10, 0x34, 0x40, 0x10, 0x02];
+        assert_eq!(inspect(&frame_t2).1.and_then(|f| f.temporal_id()), Some(2));
+        // Without X: unknown; a keyframe's sequence header: TID 0.
+        let mut p = vec![0x10];
+        p.extend_from_slice(&FRAME);
+        assert_eq!(inspect(&p).1, None);
+        let mut p = vec![0x18];
+        p.extend_from_slice(&SEQUENCE_HEADER);
+        assert_eq!(
+            inspect(&p),
+            (true, Some(PictureFields::temporal_only(0, false)))
+        );
+        // A continuation has no OBU header of its own.
+        assert_eq!(inspect(&[0x90, 0x34, 0x40]).1, None);
+        // Truncated after X.
+        assert_eq!(inspect(&[0x10, 0x34]).1, None);
+    }
+
+    #[test]
+    fn a_temporal_unit_keeps_the_layer_of_its_first_packet() {
+        let mut unit = TemporalUnit::default();
+        let t2 = Some(PictureFields::temporal_only(2, false));
+        // The unit's first packet starts it; a continuation of it takes its layer.
+        let first = unit.fields(3000, t2).unwrap();
+        assert!(first.frame_start() && first.temporal_id() == Some(2));
+        let next = unit.fields(3000, None).unwrap();
+        assert!(!next.frame_start() && next.temporal_id() == Some(2));
+        // An older unit's late packet keeps its own; the current unit is unchanged.
+        assert_eq!(unit.fields(0, None), None);
+        assert_eq!(
+            unit.fields(3000, None).and_then(|f| f.temporal_id()),
+            Some(2)
+        );
+        // A unit whose first packet seen is a continuation: unknown, for the whole unit.
+        assert_eq!(unit.fields(6000, None), None);
+        assert_eq!(
+            unit.fields(6000, Some(PictureFields::temporal_only(0, false))),
+            None
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod picture;
 mod vp8;
 mod vp9;
 
+pub(crate) use av1::TemporalUnit;
 pub use picture::PictureFields;
 
 /// The media codecs the router distinguishes.
@@ -78,8 +79,9 @@ pub fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
 }
 
 /// The picture ID and TL0PICIDX fields of a VP8 or VP9 payload descriptor, when it has
-/// either; `None` for other codecs, for descriptors without them, and for payloads too short
-/// to hold the descriptor they announce.
+/// either (and its layer indices); for AV1 the temporal layer of the OBU a packet starts,
+/// when it has an extension header; `None` for other codecs, for descriptors without them,
+/// and for payloads too short to hold the descriptor they announce.
 pub fn picture_fields(codec: Codec, payload: &[u8]) -> Option<PictureFields> {
     inspect(codec, payload).1
 }
@@ -90,9 +92,8 @@ pub fn inspect(codec: Codec, payload: &[u8]) -> (bool, Option<PictureFields>) {
     match codec {
         Codec::Vp8 => vp8::inspect(payload),
         Codec::Vp9 => vp9::inspect(payload),
-        Codec::H264 | Codec::Av1 | Codec::Opus | Codec::Other => {
-            (is_keyframe(codec, payload), None)
-        }
+        Codec::Av1 => av1::inspect(payload),
+        Codec::H264 | Codec::Opus | Codec::Other => (is_keyframe(codec, payload), None),
     }
 }
 

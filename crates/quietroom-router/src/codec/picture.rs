@@ -218,6 +218,17 @@ impl PictureFields {
         self.flags |= START;
     }
 
+    /// Fields with only a temporal layer `temporal_id` (AV1's, from an OBU extension
+    /// header), starting a frame if `start`.
+    pub(crate) fn temporal_only(temporal_id: u8, start: bool) -> Self {
+        let mut fields = PictureFields::default();
+        fields.set_temporal(temporal_id, false);
+        if start {
+            fields.set_frame_start();
+        }
+        fields
+    }
+
     /// `Some(self)` if the descriptor has a picture ID, a TL0PICIDX or a temporal layer index.
     pub(super) fn any(self) -> Option<Self> {
         (self.picture_at != 0 || self.tl0_at != 0 || self.flags & TEMPORAL != 0).then_some(self)

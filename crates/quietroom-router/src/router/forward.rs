@@ -12,7 +12,7 @@ use super::{
     Kind, POOL_LIMIT, Participant, ParticipantId, Router, RouterConfig, RouterError, RouterEvent,
     RouterStats, StreamRef, Subscriber, Subscription, TrackConfig, TrackId, Transmit,
 };
-use crate::codec::{PictureFields, inspect};
+use crate::codec::{Codec, PictureFields, TemporalUnit, inspect};
 use crate::munger::{PictureRewrite, Rewrite};
 use crate::nack::Arrival;
 use crate::rtp::{self, Padding, RtpHeader};
@@ -144,6 +144,11 @@ impl<C: MediaCrypto> Router<C> {
             Kind::Video => {
                 let keyframe;
                 (keyframe, picture) = inspect(track.config.codec, header.payload(packet));
+                if track.config.codec == Codec::Av1 {
+                    // Only a packet that starts an OBU says its temporal layer: a temporal
+                    // unit goes by its first packet's.
+                    picture = layer.av1_unit.fields(header.timestamp, picture);
+                }
                 if let Some(tid) = picture.and_then(|f| f.temporal_id()) {
                     layer.temporal_layers = layer.temporal_layers.max(tid.saturating_add(1));
                 }
@@ -264,6 +269,8 @@ impl<C: MediaCrypto> Router<C> {
             return;
         };
         let mut scratch = pool.pop().unwrap_or_default();
+        // The AV1 temporal units of what is caught up, in sequence order (`codec::av1`).
+        let mut unit = TemporalUnit::default();
         let mut sink = Sink {
             participants,
             transmits,
@@ -291,7 +298,10 @@ impl<C: MediaCrypto> Router<C> {
             let Ok(header) = RtpHeader::parse(&scratch) else {
                 continue;
             };
-            let (_, picture) = inspect(track.config.codec, header.payload(&scratch));
+            let (_, mut picture) = inspect(track.config.codec, header.payload(&scratch));
+            if track.config.codec == Codec::Av1 {
+                picture = unit.fields(header.timestamp, picture);
+            }
             let out = Outgoing::new(&scratch, &header, picture, &track.config, config, now);
             let clock_rate = track.config.clock_rate;
             let svc = layer.svc.mode();

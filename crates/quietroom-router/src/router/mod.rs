@@ -155,6 +155,8 @@ struct Layer {
     temporal_layers: u8,
     /// Spatial layers within this one stream (VP9 SVC) and their rates.
     svc: svc::SpatialLayers,
+    /// The AV1 temporal unit its packets belong to, and its temporal layer.
+    av1_unit: crate::codec::TemporalUnit,
 }
 
 /// A layer with no packet for this long is taken for paused by its publisher (a browser
@@ -497,6 +499,7 @@ impl<C: MediaCrypto> Router<C> {
                 last_arrival: None,
                 temporal_layers: 0,
                 svc: svc::SpatialLayers::default(),
+                av1_unit: crate::codec::TemporalUnit::default(),
             })
             .collect::<Vec<_>>();
         for (index, layer) in layers.iter().enumerate() {

@@ -272,3 +272,65 @@ fn a_late_packet_left_out_is_filled_with_padding() {
         assert_eq!(w[1], w[0] + 1, "{sequences:?}");
     }
 }
+
+#[test]
+fn av1_temporal_units_are_kept_or_left_out_whole() {
+    let t0 = Instant::now();
+    let mut track = video_track(&[SSRC]);
+    track.codec = Codec::Av1;
+    let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
+    let _ = drain(&mut router);
+    let bob_id = bob.id;
+    // Temporal unit `n` in three packets, as libwebrtc sends `L1T3`: the first starts a
+    // frame OBU with an extension header (its TID; a keyframe starts with a sequence header,
+    // N set), the others continue it (Z), so only the first says the layer.
+    let unit = |n: u16| -> Vec<(Header, Vec<u8>)> {
+        let tid = PATTERN[usize::from(n % 4)];
+        (0..3u16)
+            .map(|i| {
+                let mut h = header(SSRC, n * 3 + i, u32::from(n) * 3000);
+                h.marker = i == 2;
+                let mut p = match i {
+                    0 if n == 0 => vec![0x58, 0x08],
+                    0 => vec![0x50, 0x34, tid << 5],
+                    1 => vec![0xD0],
+                    _ => vec![0x90],
+                };
+                p.extend([n as u8; 30]);
+                (h, p)
+            })
+            .collect()
+    };
+    let mut send = |router: &mut Router<SrtpSession>, range: std::ops::Range<u16>| {
+        for n in range {
+            for (h, p) in unit(n) {
+                let at = t0 + Duration::from_millis(33 * u64::from(n));
+                alice.send_rtp(router, at, h, p).unwrap();
+            }
+        }
+        bob.receive(&drain(router)).0
+    };
+    let all = send(&mut router, 0..4);
+    assert_eq!(all.len(), 12);
+    router.set_max_temporal_layer(t0, bob_id, TrackId(1), 0);
+    let base = send(&mut router, 4..13);
+    let units: Vec<u8> = base
+        .iter()
+        .map(|p| p.payload[p.payload.len() - 1])
+        .collect();
+    assert_eq!(
+        units,
+        [4, 4, 4, 8, 8, 8, 12, 12, 12],
+        "base-layer units, each whole"
+    );
+    let seqs: Vec<u16> = all
+        .iter()
+        .chain(&base)
+        .map(|p| p.header.sequence_number)
+        .collect();
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
+    }
+    let state = router.layer_states(t0, TrackId(1));
+    assert_eq!(state[0].temporal_layers, 3);
+}

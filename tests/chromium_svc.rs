@@ -38,7 +38,7 @@
 //! - a lost packet of a lower layer frame was resent after its picture's marked end arrived.
 //!   The picture is decoded without that layer frame, the frame is dropped when it
 //!   completes, and the next frames of its layer have nothing to refer to. (Before the router
-//!   sent inter pictures as one layer frame, this stalled about one run in three.)
+//!   sent inter pictures as one layer frame, this stalled in about one run in five.)
 //!
 //! Either way Chromium logs "No decodable frame in 3000 ms requesting keyframe", with the
 //! last picture it decoded the one before (seen with

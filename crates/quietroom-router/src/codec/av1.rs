@@ -99,37 +99,43 @@ fn first_obu(payload: &[u8]) -> Option<(u8, Option<Obu>)> {
     ))
 }
 
-/// The temporal unit (one RTP timestamp) a layer's packets belong to, so that each unit is
-/// kept or left out whole: only a packet that starts an OBU carries the temporal layer, and
-/// a unit's later packets continue its OBUs.
+/// How many of a layer's latest temporal units are remembered, for their late packets.
+const UNITS: usize = 4;
+
+/// The temporal units (one RTP timestamp each) a layer's packets belong to, so that each unit
+/// is kept or left out whole: only a packet that starts an OBU carries the temporal layer,
+/// and a unit's later packets continue its OBUs. The latest [`UNITS`] are remembered, so
+/// that a packet arriving after the next unit started still goes by its own unit.
 #[derive(Debug, Default)]
 pub(crate) struct TemporalUnit {
-    timestamp: Option<u32>,
-    /// The unit's temporal layer, from its first packet seen (`None`: not known).
-    tid: Option<u8>,
+    /// (timestamp, temporal layer from the unit's first packet seen, `None`: not known),
+    /// the newest at `newest`.
+    units: [Option<(u32, Option<u8>)>; UNITS],
+    newest: usize,
 }
 
 impl TemporalUnit {
     /// The picture fields a packet with `timestamp` goes by, given its own (`own`, from
     /// [`inspect`]): the first packet seen of a newer unit starts it, with its own temporal
-    /// layer; later packets of the unit take that layer; a packet of an older unit keeps its
-    /// own.
+    /// layer; later packets of a remembered unit take that unit's layer; a packet of an
+    /// older unit keeps its own.
     pub(crate) fn fields(
         &mut self,
         timestamp: u32,
         own: Option<PictureFields>,
     ) -> Option<PictureFields> {
-        match self.timestamp {
-            Some(t) if t == timestamp => {
-                self.tid.map(|tid| PictureFields::temporal_only(tid, false))
-            }
-            Some(t) if timestamp.wrapping_sub(t) >= 0x8000_0000 => own,
-            _ => {
-                self.timestamp = Some(timestamp);
-                self.tid = own.and_then(|f| f.temporal_id());
-                self.tid.map(|tid| PictureFields::temporal_only(tid, true))
-            }
+        if let Some((_, tid)) = self.units.iter().flatten().find(|(t, _)| *t == timestamp) {
+            return tid.map(|tid| PictureFields::temporal_only(tid, false));
         }
+        let newer = self.units[self.newest]
+            .is_none_or(|(t, _)| timestamp.wrapping_sub(t).wrapping_sub(1) < 0x7FFF_FFFF);
+        if !newer {
+            return own;
+        }
+        let tid = own.and_then(|f| f.temporal_id());
+        self.newest = (self.newest + 1) % UNITS;
+        self.units[self.newest] = Some((timestamp, tid));
+        tid.map(|tid| PictureFields::temporal_only(tid, true))
     }
 }
 
@@ -228,6 +234,16 @@ mod tests {
             unit.fields(6000, Some(PictureFields::temporal_only(0, false))),
             None
         );
+        // A late packet of a unit before the newest still takes its unit's layer.
+        let t0 = Some(PictureFields::temporal_only(0, false));
+        assert!(unit.fields(9000, t0).is_some_and(|f| f.frame_start()));
+        let late = unit.fields(3000, None).unwrap();
+        assert!(!late.frame_start() && late.temporal_id() == Some(2));
+        // Four units on, it is forgotten.
+        for ts in [12_000, 15_000, 18_000] {
+            unit.fields(ts, t0);
+        }
+        assert_eq!(unit.fields(3000, None), None);
     }
 
     #[test]

@@ -334,3 +334,66 @@ fn av1_temporal_units_are_kept_or_left_out_whole() {
     let state = router.layer_states(t0, TrackId(1));
     assert_eq!(state[0].temporal_layers, 3);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// For any order of an AV1 temporal unit's packets (the unit's first packet, which alone
+    /// says its layer, anywhere in it), any unit's last packet coming after the next unit's
+    /// first, and any changes of the subscriber's temporal layer, each unit is forwarded
+    /// whole or left out whole: a late packet goes by the layer in force for its unit.
+    #[test]
+    fn av1_units_are_kept_or_left_out_whole_in_any_order(
+        units in proptest::collection::vec(
+            (0usize..6, proptest::prelude::any::<bool>(), proptest::option::of(0u8..3)),
+            2..40,
+        ),
+    ) {
+        let t0 = Instant::now();
+        let mut track = video_track(&[SSRC]);
+        track.codec = Codec::Av1;
+        let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
+        let _ = drain(&mut router);
+        const ORDERS: [[u16; 3]; 6] = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        // (unit, packet) in the order sent: each unit's packets permuted (unit 0, the
+        // keyframe, in order), and a unit's last packet after the next unit's first when
+        // asked.
+        let mut order: Vec<(u16, u16)> = Vec::new();
+        for (n, &(perm, _, _)) in units.iter().enumerate() {
+            let perm = if n == 0 { 0 } else { perm };
+            order.extend(ORDERS[perm].iter().map(|&i| (n as u16, i)));
+        }
+        for n in 0..units.len() - 1 {
+            if units[n].1 {
+                let last = 3 * n + 2;
+                order.swap(last, last + 1);
+            }
+        }
+        for (n, i) in order {
+            if i == 0 && let Some(target) = units[usize::from(n)].2 {
+                let target = if target == 2 { u8::MAX } else { target };
+                router.set_max_temporal_layer(t0, bob.id, TrackId(1), target);
+            }
+            let tid = PATTERN[usize::from(n % 4)];
+            let mut h = header(SSRC, n * 3 + i, u32::from(n) * 3000);
+            h.marker = i == 2;
+            let mut p = match i {
+                0 if n == 0 => vec![0x58, 0x08],
+                0 => vec![0x50, 0x34, tid << 5],
+                1 => vec![0xD0],
+                _ => vec![0x90],
+            };
+            p.extend([n as u8; 30]);
+            let at = t0 + Duration::from_millis(33 * u64::from(n));
+            alice.send_rtp(&mut router, at, h, p).unwrap();
+        }
+        let (got, _) = bob.receive(&drain(&mut router));
+        let mut count: std::collections::HashMap<u8, usize> = Default::default();
+        for p in got.iter().filter(|p| !p.payload.is_empty()) {
+            *count.entry(p.payload[p.payload.len() - 1]).or_default() += 1;
+        }
+        for (unit, c) in count {
+            proptest::prop_assert_eq!(c, 3, "unit {} went out in part", unit);
+        }
+    }
+}

@@ -273,6 +273,24 @@ fn a_late_packet_left_out_is_filled_with_padding() {
     }
 }
 
+/// Packet `i` (of 3) of AV1 temporal unit `n`, as libwebrtc sends `L1T3`: the first starts a
+/// frame OBU with an extension header (its TID, in [`PATTERN`]; unit 0 is a keyframe and
+/// starts with a sequence header, N set), the others continue it (Z), so only the first
+/// says the layer. The payload ends with `n`.
+fn av1_packet(n: u16, i: u16) -> (Header, Vec<u8>) {
+    let tid = PATTERN[usize::from(n % 4)];
+    let mut h = header(SSRC, n * 3 + i, u32::from(n) * 3000);
+    h.marker = i == 2;
+    let mut p = match i {
+        0 if n == 0 => vec![0x58, 0x08],
+        0 => vec![0x50, 0x34, tid << 5],
+        1 => vec![0xD0],
+        _ => vec![0x90],
+    };
+    p.extend([n as u8; 30]);
+    (h, p)
+}
+
 #[test]
 fn av1_temporal_units_are_kept_or_left_out_whole() {
     let t0 = Instant::now();
@@ -281,26 +299,7 @@ fn av1_temporal_units_are_kept_or_left_out_whole() {
     let (mut router, mut alice, mut bob) = alice_to_bob(t0, track);
     let _ = drain(&mut router);
     let bob_id = bob.id;
-    // Temporal unit `n` in three packets, as libwebrtc sends `L1T3`: the first starts a
-    // frame OBU with an extension header (its TID; a keyframe starts with a sequence header,
-    // N set), the others continue it (Z), so only the first says the layer.
-    let unit = |n: u16| -> Vec<(Header, Vec<u8>)> {
-        let tid = PATTERN[usize::from(n % 4)];
-        (0..3u16)
-            .map(|i| {
-                let mut h = header(SSRC, n * 3 + i, u32::from(n) * 3000);
-                h.marker = i == 2;
-                let mut p = match i {
-                    0 if n == 0 => vec![0x58, 0x08],
-                    0 => vec![0x50, 0x34, tid << 5],
-                    1 => vec![0xD0],
-                    _ => vec![0x90],
-                };
-                p.extend([n as u8; 30]);
-                (h, p)
-            })
-            .collect()
-    };
+    let unit = |n: u16| -> Vec<(Header, Vec<u8>)> { (0..3).map(|i| av1_packet(n, i)).collect() };
     let mut send = |router: &mut Router<SrtpSession>, range: std::ops::Range<u16>| {
         for n in range {
             for (h, p) in unit(n) {
@@ -363,8 +362,8 @@ proptest::proptest! {
             let perm = if n == 0 { 0 } else { perm };
             order.extend(ORDERS[perm].iter().map(|&i| (n as u16, i)));
         }
-        for n in 0..units.len() - 1 {
-            if units[n].1 {
+        for (n, &(_, late, _)) in units.iter().enumerate().take(units.len() - 1) {
+            if late {
                 let last = 3 * n + 2;
                 order.swap(last, last + 1);
             }
@@ -374,16 +373,7 @@ proptest::proptest! {
                 let target = if target == 2 { u8::MAX } else { target };
                 router.set_max_temporal_layer(t0, bob.id, TrackId(1), target);
             }
-            let tid = PATTERN[usize::from(n % 4)];
-            let mut h = header(SSRC, n * 3 + i, u32::from(n) * 3000);
-            h.marker = i == 2;
-            let mut p = match i {
-                0 if n == 0 => vec![0x58, 0x08],
-                0 => vec![0x50, 0x34, tid << 5],
-                1 => vec![0xD0],
-                _ => vec![0x90],
-            };
-            p.extend([n as u8; 30]);
+            let (h, p) = av1_packet(n, i);
             let at = t0 + Duration::from_millis(33 * u64::from(n));
             alice.send_rtp(&mut router, at, h, p).unwrap();
         }

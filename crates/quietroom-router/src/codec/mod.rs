@@ -97,6 +97,22 @@ pub fn inspect(codec: Codec, payload: &[u8]) -> (bool, Option<PictureFields>) {
     }
 }
 
+/// [`inspect`] for a packet of a stream whose temporal units `unit` follows: an AV1 packet
+/// goes by its temporal unit's layer ([`TemporalUnit`]: only a unit's first packet says it).
+#[inline]
+pub(crate) fn inspect_in_unit(
+    codec: Codec,
+    header: &crate::rtp::RtpHeader,
+    payload: &[u8],
+    unit: &mut TemporalUnit,
+) -> (bool, Option<PictureFields>) {
+    let (keyframe, picture) = inspect(codec, payload);
+    match codec {
+        Codec::Av1 => (keyframe, unit.fields(header.timestamp, picture)),
+        _ => (keyframe, picture),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -677,16 +677,16 @@ fn original_picture(codec: Codec, original: &[u8]) -> Option<PictureFields> {
 /// to it (its target, not yet forwarded), or to change the SVC spatial layers it gets of it
 /// (up, or in a `KEY` mode down too: `router/svc.rs`); and the subscription is not paused.
 fn awaited(track: &super::Track, layer: usize) -> bool {
-    let key_only = track
+    let mode = track
         .layers
         .get(layer)
-        .is_some_and(|l| l.svc.mode().key_only);
+        .map(|l| l.svc.mode())
+        .unwrap_or_default();
     track.subscribers.iter().any(|s| {
         let sub = &s.sub;
         let switching = sub.current != Some(layer);
-        let svc = sub.current == Some(layer)
-            && sub.target_svc != sub.current_svc
-            && (sub.target_svc > sub.current_svc || key_only);
+        let svc =
+            sub.current == Some(layer) && mode.waits_for_keyframe(sub.current_svc, sub.target_svc);
         !sub.paused && sub.target == Some(layer) && (switching || svc)
     })
 }

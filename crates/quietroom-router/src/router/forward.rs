@@ -12,7 +12,7 @@ use super::{
     Kind, POOL_LIMIT, Participant, ParticipantId, Router, RouterConfig, RouterError, RouterEvent,
     RouterStats, StreamRef, Subscriber, Subscription, TrackConfig, TrackId, Transmit,
 };
-use crate::codec::{Codec, PictureFields, TemporalUnit, inspect};
+use crate::codec::{PictureFields, TemporalUnit, inspect_in_unit};
 use crate::munger::{PictureRewrite, Rewrite};
 use crate::nack::Arrival;
 use crate::rtp::{self, Padding, RtpHeader};
@@ -96,6 +96,13 @@ impl<C: MediaCrypto> Router<C> {
             egress,
             ..
         } = self;
+        let mut sink = Sink {
+            participants,
+            transmits,
+            pool,
+            stats,
+            egress,
+        };
         let Some(track) = tracks.get_mut(&track_id) else {
             return Err(RouterError::Unknown("track"));
         };
@@ -119,13 +126,6 @@ impl<C: MediaCrypto> Router<C> {
             // subscriber's sequence numbers close over it (a late one's number, also of the
             // layer the subscriber just left, is filled with padding).
             let transport_cc = track.config.extensions.transport_cc;
-            let mut sink = Sink {
-                participants,
-                transmits,
-                pool,
-                stats,
-                egress,
-            };
             for s in &mut track.subscribers {
                 if (s.sub.current == Some(index)
                     || s.sub.munger.late_of_previous(header.ssrc, header.sequence))
@@ -143,12 +143,12 @@ impl<C: MediaCrypto> Router<C> {
         let keyframe = match track.config.kind {
             Kind::Video => {
                 let keyframe;
-                (keyframe, picture) = inspect(track.config.codec, header.payload(packet));
-                if track.config.codec == Codec::Av1 {
-                    // Only a packet that starts an OBU says its temporal layer: a temporal
-                    // unit goes by its first packet's.
-                    picture = layer.av1_unit.fields(header.timestamp, picture);
-                }
+                (keyframe, picture) = inspect_in_unit(
+                    track.config.codec,
+                    &header,
+                    header.payload(packet),
+                    &mut layer.av1_unit,
+                );
                 if let Some(tid) = picture.and_then(|f| f.temporal_id()) {
                     layer.temporal_layers = layer.temporal_layers.max(tid.saturating_add(1));
                 }
@@ -193,13 +193,6 @@ impl<C: MediaCrypto> Router<C> {
         let svc = layer.svc.mode();
         let view = route::Packet::new(index, &header, picture, keyframe, svc, clock_rate, now);
         let mut switched = false;
-        let mut sink = Sink {
-            participants,
-            transmits,
-            pool,
-            stats,
-            egress,
-        };
         sink.egress.clear();
         for s in &mut track.subscribers {
             let sub = &mut s.sub;
@@ -269,9 +262,6 @@ impl<C: MediaCrypto> Router<C> {
         let Some(layer) = track.layers.get(index) else {
             return;
         };
-        let mut scratch = pool.pop().unwrap_or_default();
-        // The AV1 temporal units of what is caught up, in sequence order (`codec::av1`).
-        let mut unit = TemporalUnit::default();
         let mut sink = Sink {
             participants,
             transmits,
@@ -279,6 +269,9 @@ impl<C: MediaCrypto> Router<C> {
             stats,
             egress,
         };
+        let mut scratch = sink.pool.pop().unwrap_or_default();
+        // The AV1 temporal units of what is caught up, in sequence order (`codec::av1`).
+        let mut unit = TemporalUnit::default();
         // Up to the newest packet of the layer received so far.
         let ahead = layer
             .stats
@@ -299,10 +292,12 @@ impl<C: MediaCrypto> Router<C> {
             let Ok(header) = RtpHeader::parse(&scratch) else {
                 continue;
             };
-            let (_, mut picture) = inspect(track.config.codec, header.payload(&scratch));
-            if track.config.codec == Codec::Av1 {
-                picture = unit.fields(header.timestamp, picture);
-            }
+            let (_, picture) = inspect_in_unit(
+                track.config.codec,
+                &header,
+                header.payload(&scratch),
+                &mut unit,
+            );
             let out = Outgoing::new(&scratch, &header, picture, &track.config, config, now);
             let clock_rate = track.config.clock_rate;
             let svc = layer.svc.mode();

@@ -182,7 +182,7 @@ impl Subscription {
         if sid == 0
             && self.target_svc != self.current_svc
             && fields.frame_start()
-            && (p.keyframe || (self.target_svc < self.current_svc && !p.svc.key_only))
+            && (p.keyframe || !p.svc.waits_for_keyframe(self.current_svc, self.target_svc))
         {
             self.current_svc = self.target_svc;
         }

@@ -66,6 +66,14 @@ pub(super) struct Mode {
 }
 
 impl Mode {
+    /// Whether a subscriber forwarded spatial layers up to `current` must wait for a
+    /// keyframe to get those up to `target` instead: up always, down in a `KEY` mode (it
+    /// has none of the lower layer's chain).
+    #[inline]
+    pub(super) fn waits_for_keyframe(self, current: u8, target: u8) -> bool {
+        target > current || (self.key_only && target < current)
+    }
+
     /// Whether the layer frame of spatial layer `sid`, whose descriptor says `fields`, goes
     /// to a subscriber forwarded spatial layers up to `current` (`u8::MAX`: all).
     #[inline]

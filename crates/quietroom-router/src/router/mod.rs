@@ -238,11 +238,6 @@ struct Subscription {
     max_temporal: u8,
     target_temporal: u8,
     current_temporal: u8,
-    /// Where the forwarded temporal layer last changed (the timestamp of the frame it changed
-    /// at) and what it was before: a late packet of a frame before that goes by the layer of
-    /// its frame, so that a frame is kept or left out whole. Cleared on a layer switch (a
-    /// new stream's timestamps).
-    temporal_before: Option<(u32, u8)>,
     /// Spatial layers within one SVC stream (VP9 SID): the highest the subscriber should get
     /// and the highest forwarded now (`u8::MAX`: all). See `router/svc.rs`.
     target_svc: u8,
@@ -599,7 +594,6 @@ impl<C: MediaCrypto> Router<C> {
             max_temporal: u8::MAX,
             target_temporal: u8::MAX,
             current_temporal: u8::MAX,
-            temporal_before: None,
             target_svc: u8::MAX,
             current_svc: u8::MAX,
             last_timestamps: None,

@@ -112,7 +112,7 @@ impl Subscription {
         let spatial = p.picture.and_then(|f| f.spatial_id());
         let left_out = match p.temporal {
             Some(t) if previous => t.id > self.current_temporal,
-            Some(t) => !self.forwards(t, p.header.timestamp),
+            Some(t) => !self.forwards(t),
             None => false,
         } || match spatial {
             Some(sid) if previous => sid > self.current_svc,
@@ -189,27 +189,16 @@ impl Subscription {
         p.svc.forwards(sid, &fields, self.current_svc)
     }
 
-    /// Moves the forwarded temporal layer towards the target where the packet (with
-    /// `timestamp`) allows it, and says whether the packet is forwarded: by the layer in force
-    /// for its frame (a late packet of a frame before the last change goes by the layer
-    /// before it).
+    /// Moves the forwarded temporal layer towards the target where the packet allows it, and
+    /// says whether the packet is forwarded.
     #[inline]
-    fn forwards(&mut self, t: Temporal, timestamp: u32) -> bool {
+    fn forwards(&mut self, t: Temporal) -> bool {
         if t.frame_start && self.target_temporal != self.current_temporal {
             let up = self.target_temporal > self.current_temporal;
             if !up || t.id == 0 || t.sync {
-                self.temporal_before = Some((timestamp, self.current_temporal));
                 self.current_temporal = self.target_temporal;
             }
         }
-        let layer = match self.temporal_before {
-            Some((since, before))
-                if since.wrapping_sub(timestamp).wrapping_sub(1) < 0x7FFF_FFFF =>
-            {
-                before
-            }
-            _ => self.current_temporal,
-        };
-        t.id <= layer
+        t.id <= self.current_temporal
     }
 }

@@ -206,16 +206,13 @@ fn switch_layers(codec: &str) {
         assert!(references.checked > 60, "{references:?}");
     }
     if codec != "H264" {
-        // After the frame in flight when the subscriber asked, only TID 0 went out (for AV1
-        // only a temporal unit's first packet says its TID: the others continue its OBU).
+        // In the frames begun after the subscriber asked, only TID 0 went out (for AV1 only
+        // a temporal unit's first packet says its TID: the others continue its OBU). A late
+        // packet of a frame begun before goes by its frame.
         let sent = sfu.sent.lock().unwrap().clone();
         let media: Vec<&SentVideo> = sent.iter().filter(|p| !p.rtx).collect();
         let asked = media.get(temporal_mark..temporal_end).unwrap_or_default();
-        let in_flight = asked.first().map(|p| p.timestamp);
-        let after: Vec<&&SentVideo> = asked
-            .iter()
-            .skip_while(|p| Some(p.timestamp) == in_flight)
-            .collect();
+        let after = webrtc::frames_begun_after(&media[..temporal_mark], asked);
         let before_tids: Vec<Option<u8>> = media[..temporal_mark]
             .iter()
             .map(|p| p.temporal_id)

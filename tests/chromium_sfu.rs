@@ -352,9 +352,9 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     let media: Vec<&webrtc::SentVideo> = sent.iter().filter(|p| !p.rtx).collect();
     let (before, after) = media.split_at(temporal_mark.min(media.len()));
     let after = &after[..temporal_end.saturating_sub(temporal_mark).min(after.len())];
-    // The frame in flight when the subscriber asked is finished; from the next one on, only
+    // The frames begun when the subscriber asked are finished; from the next one on, only
     // the base layer.
-    let after = past_frame_in_flight(after);
+    let after = webrtc::frames_begun_after(before, after);
     let mut frames: Vec<u32> = after.iter().map(|p| p.timestamp).collect();
     frames.dedup();
     eprintln!(
@@ -373,7 +373,10 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
     // While congested on the lowest layer, nothing above the temporal layer the estimate
     // allowed went out (after the frame in flight when it was cut).
     let (from, to, highest) = reduced_window;
-    let cut = past_frame_in_flight(media.get(from..to.min(media.len())).unwrap_or_default());
+    let cut = webrtc::frames_begun_after(
+        media.get(..from).unwrap_or_default(),
+        media.get(from..to.min(media.len())).unwrap_or_default(),
+    );
     eprintln!(
         "TIDs sent while congested on the lowest layer (up to {highest}): {:?}",
         tids(&cut)
@@ -386,15 +389,4 @@ fn chromium_simulcast_goes_through_the_router_and_switches_layers() {
         "{:?}",
         tids(&cut)
     );
-}
-
-/// `packets` without those of the frame in flight at their start (the first packet's
-/// timestamp): a change the router makes waits for the next frame.
-fn past_frame_in_flight<'a>(packets: &[&'a webrtc::SentVideo]) -> Vec<&'a webrtc::SentVideo> {
-    let in_flight = packets.first().map(|p| p.timestamp);
-    packets
-        .iter()
-        .copied()
-        .skip_while(|p| Some(p.timestamp) == in_flight)
-        .collect()
 }

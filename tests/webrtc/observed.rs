@@ -355,6 +355,31 @@ pub(super) fn check_picture_numbering(
     numbering
 }
 
+/// Of `packets` (sent after `earlier`), those of frames begun after every frame in `earlier`
+/// and after the frame in flight at their start (the first packet's): where a change the
+/// router makes at a frame start shows. A late packet of an earlier frame (a resend of what
+/// the uplink lost) goes by the decision its frame got, so it is not among them.
+pub(crate) fn frames_begun_after<'a>(
+    earlier: &[&SentVideo],
+    packets: &[&'a SentVideo],
+) -> Vec<&'a SentVideo> {
+    let Some(first) = packets.first() else {
+        return Vec::new();
+    };
+    // The newest timestamp (modulo 2^32) of the frames begun by then.
+    let newest = earlier
+        .iter()
+        .map(|p| p.timestamp)
+        .fold(first.timestamp, |a, t| {
+            if (t.wrapping_sub(a) as i32) > 0 { t } else { a }
+        });
+    packets
+        .iter()
+        .copied()
+        .filter(|p| (p.timestamp.wrapping_sub(newest) as i32) > 0)
+        .collect()
+}
+
 /// `packets`, in the order they were sent, sorted by sequence number, each number unwrapped
 /// relative to the one sent before it.
 pub(crate) fn in_sequence_order<'a>(

@@ -22,6 +22,7 @@ mod route;
 mod selection;
 mod speaker;
 mod svc;
+mod temporal;
 #[cfg(test)]
 mod tests;
 
@@ -43,6 +44,7 @@ use crate::nack::NackGenerator;
 use crate::rtcp::{BandwidthEstimate, ReceiveStats, SrInfo, TwccRecorder};
 use participants::Participants;
 use speaker::SpeakerDetector;
+use temporal::TemporalChanges;
 
 /// A packet to send to a participant, already protected with its crypto. Give `data` back
 /// with [`Router::recycle`] once sent.
@@ -238,6 +240,8 @@ struct Subscription {
     max_temporal: u8,
     target_temporal: u8,
     current_temporal: u8,
+    /// Where `current_temporal` changed, for late packets of the frames before.
+    temporal_changes: TemporalChanges,
     /// Spatial layers within one SVC stream (VP9 SID): the highest the subscriber should get
     /// and the highest forwarded now (`u8::MAX`: all). See `router/svc.rs`.
     target_svc: u8,
@@ -594,6 +598,7 @@ impl<C: MediaCrypto> Router<C> {
             max_temporal: u8::MAX,
             target_temporal: u8::MAX,
             current_temporal: u8::MAX,
+            temporal_changes: TemporalChanges::default(),
             target_svc: u8::MAX,
             current_svc: u8::MAX,
             last_timestamps: None,

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::Subscription;
 use super::svc::Mode;
+use super::temporal::InForce;
 use crate::codec::PictureFields;
 use crate::munger::{Drop, PictureRewrite, Rewrite};
 use crate::rtp::RtpHeader;
@@ -112,7 +113,7 @@ impl Subscription {
         let spatial = p.picture.and_then(|f| f.spatial_id());
         let left_out = match p.temporal {
             Some(t) if previous => t.id > self.current_temporal,
-            Some(t) => !self.forwards(t),
+            Some(t) => !self.forwards(t, p.header.timestamp),
             None => false,
         } || match spatial {
             Some(sid) if previous => sid > self.current_svc,
@@ -189,13 +190,21 @@ impl Subscription {
         p.svc.forwards(sid, &fields, self.current_svc)
     }
 
-    /// Moves the forwarded temporal layer towards the target where the packet allows it, and
-    /// says whether the packet is forwarded.
+    /// Moves the forwarded temporal layer towards the target where the packet (of the frame
+    /// with `timestamp`) allows it, and says whether the packet is forwarded: by the layer in
+    /// force for its frame, so that a frame is forwarded whole or left out whole
+    /// (`router/temporal.rs`).
     #[inline]
-    fn forwards(&mut self, t: Temporal) -> bool {
+    fn forwards(&mut self, t: Temporal, timestamp: u32) -> bool {
+        match self.temporal_changes.in_force(timestamp) {
+            InForce::Now => {}
+            InForce::Was(layer) => return t.id <= layer,
+            InForce::Forgotten => return false,
+        }
         if t.frame_start && self.target_temporal != self.current_temporal {
             let up = self.target_temporal > self.current_temporal;
             if !up || t.id == 0 || t.sync {
+                self.temporal_changes.push(timestamp, self.current_temporal);
                 self.current_temporal = self.target_temporal;
             }
         }

@@ -273,6 +273,117 @@ fn a_late_packet_left_out_is_filled_with_padding() {
     }
 }
 
+impl Room {
+    /// Sends packet `i` of frame `n` alone, as it comes (late, or ahead of its frame), and
+    /// collects what Bob gets.
+    fn send_packet(&mut self, n: u16, i: u16) -> Vec<Packet> {
+        let (h, p) = frame(n, false).swap_remove(usize::from(i));
+        self.alice
+            .send_rtp(&mut self.router, self.now, h, p)
+            .unwrap();
+        let (rtp_in, _) = self.bob.receive(&drain(&mut self.router));
+        self.received.extend(rtp_in.iter().cloned());
+        rtp_in
+    }
+}
+
+#[test]
+fn a_late_packet_of_a_frame_forwarded_before_a_switch_down_completes_it() {
+    let mut room = Room::new();
+    room.send(4, false);
+    // Frame 5 (TID 2) starts while Bob gets everything; its second packet comes after frame
+    // 6 began, and Bob asked for the base layer in between.
+    assert_eq!(room.send_first_half(), vec![(5, 2)]);
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.next += 1;
+    assert_eq!(
+        room.send_first_half(),
+        vec![],
+        "frame 6 (TID 1): the switch down"
+    );
+    let late = room.send_packet(5, 1);
+    assert_eq!(
+        late.iter().map(frame_of).collect::<Vec<_>>(),
+        vec![(5, 2)],
+        "frame 5 was forwarded: its late packet goes out too"
+    );
+    assert!(late[0].header.marker);
+    assert_eq!(room.send_second_half(), vec![]);
+    assert_eq!(room.send(2, false), vec![(8, 0)]);
+    room.check_continuity();
+}
+
+#[test]
+fn a_late_packet_of_a_frame_left_out_stays_out_after_a_switch_up() {
+    let mut room = Room::new();
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    assert_eq!(room.send(4, false), vec![(4, 0)]);
+    // Frame 5 (TID 2) is left out; its second packet comes after frame 6 (TID 1, sync), at
+    // whose start Bob moved up to everything.
+    assert_eq!(room.send_first_half(), vec![]);
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    room.next += 1;
+    assert_eq!(room.send(1, false), vec![(6, 1)]);
+    let late = room.send_packet(5, 1);
+    assert!(
+        late.iter().all(|p| p.payload.is_empty()),
+        "frame 5 was left out: its late packet is left out too (padding at most): {:?}",
+        late.iter()
+            .map(|p| p.header.sequence_number)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(room.send(2, false), vec![(7, 2), (8, 0)]);
+    // Frame 5's first packet gave its number up; its second, not seen when frame 6 came,
+    // had its number kept (it could have been lost upstream), now filled with padding.
+    let mut sequences: Vec<u16> = room
+        .received
+        .iter()
+        .map(|p| p.header.sequence_number)
+        .collect();
+    sequences.sort_unstable();
+    for w in sequences.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "{sequences:?}");
+    }
+    room.received.retain(|p| !p.payload.is_empty());
+    let seq_of = |frame: u16| {
+        room.received
+            .iter()
+            .filter(|p| frame_of(p).0 == frame)
+            .map(|p| p.header.sequence_number)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seq_of(6)[0], seq_of(4)[1] + 2);
+    room.received.retain(|p| frame_of(p).0 >= 6);
+    room.check_continuity();
+}
+
+#[test]
+fn a_late_packet_goes_by_its_frame_across_two_changes() {
+    let mut room = Room::new();
+    room.send(4, false);
+    // Frame 5 (TID 2) starts while Bob gets everything. Bob goes down to the base layer at
+    // frame 6 (TID 1, left out), and back up at frame 9 (TID 2, sync). The second packets of
+    // frames 5 and 6 come after that: each goes by the layer in force when its frame began.
+    assert_eq!(room.send_first_half(), vec![(5, 2)]);
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.next += 1;
+    assert_eq!(room.send_first_half(), vec![]);
+    room.next += 1;
+    assert_eq!(room.send(2, false), vec![(8, 0)]);
+    room.router
+        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    assert_eq!(room.send(1, false), vec![(9, 2)]);
+    let late = room.send_packet(5, 1);
+    assert_eq!(late.iter().map(frame_of).collect::<Vec<_>>(), vec![(5, 2)]);
+    let late = room.send_packet(6, 1);
+    assert!(late.iter().all(|p| p.payload.is_empty()), "{late:?}");
+    assert_eq!(room.send(2, false), vec![(10, 1), (11, 2)]);
+}
+
 /// Packet `i` (of 3) of AV1 temporal unit `n`, as libwebrtc sends `L1T3`: the first starts a
 /// frame OBU with an extension header (its TID, in [`PATTERN`]; unit 0 is a keyframe and
 /// starts with a sequence header, N set), the others continue it (Z), so only the first
@@ -338,10 +449,9 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
     /// For any order of an AV1 temporal unit's packets (the unit's first packet, which alone
-    /// says its layer, anywhere in it), and either any unit's last packet coming after the
-    /// next unit's first or any changes of the subscriber's temporal layer, each unit is
-    /// forwarded whole or left out whole. (Both at once is left out: a late packet of a
-    /// unit before a change goes by the layer in force when it comes, as for VP8 and VP9.)
+    /// says its layer, anywhere in it), any unit's last packet coming after the next unit's
+    /// first, and any changes of the subscriber's temporal layer, each unit is forwarded
+    /// whole or left out whole: a late packet goes by the layer in force for its unit.
     #[test]
     fn av1_units_are_kept_or_left_out_whole_in_any_order(
         units in proptest::collection::vec(
@@ -357,15 +467,14 @@ proptest::proptest! {
         const ORDERS: [[u16; 3]; 6] = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
         // (unit, packet) in the order sent: each unit's packets permuted (unit 0, the
         // keyframe, in order), and a unit's last packet after the next unit's first when
-        // asked and the subscriber's temporal layer never changes.
+        // asked.
         let mut order: Vec<(u16, u16)> = Vec::new();
         for (n, &(perm, _, _)) in units.iter().enumerate() {
             let perm = if n == 0 { 0 } else { perm };
             order.extend(ORDERS[perm].iter().map(|&i| (n as u16, i)));
         }
-        let changes = units.iter().any(|u| u.2.is_some());
         for (n, &(_, late, _)) in units.iter().enumerate().take(units.len() - 1) {
-            if late && !changes {
+            if late {
                 let last = 3 * n + 2;
                 order.swap(last, last + 1);
             }
@@ -386,6 +495,68 @@ proptest::proptest! {
         }
         for (unit, c) in count {
             proptest::prop_assert_eq!(c, 3, "unit {} went out in part", unit);
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// For any changes of the subscriber's temporal layer (asked before any frame) and any
+    /// frame's second packet coming up to three frames late, each VP8 frame is forwarded
+    /// whole or left out whole, the frames forwarded have consecutive picture IDs in the
+    /// order of the publisher's, and the output sequence numbers (with the padding that
+    /// fills numbers kept for packets left out) have no hole and no duplicate.
+    #[test]
+    fn vp8_frames_are_kept_or_left_out_whole_across_temporal_changes(
+        frames in proptest::collection::vec(
+            (0usize..4, proptest::option::of(0u8..3)),
+            2..40,
+        ),
+    ) {
+        let mut room = Room::new();
+        let last = frames.len() as u16;
+        // (frame, packet) in the order sent: frame n's second packet after frame n + delay's
+        // first (its own first when 0).
+        let mut order: Vec<(u16, u16)> = Vec::new();
+        for n in 1..=last {
+            order.push((n, 0));
+            for (m, &(delay, _)) in frames.iter().enumerate() {
+                let m = m as u16 + 1;
+                if m + (delay as u16).min(last - m) == n {
+                    order.push((m, 1));
+                }
+            }
+        }
+        let mut got = Vec::new();
+        for (n, i) in order {
+            if i == 0 {
+                room.now += Duration::from_millis(33);
+                if let Some(target) = frames[usize::from(n - 1)].1 {
+                    let target = if target == 2 { u8::MAX } else { target };
+                    room.router.set_max_temporal_layer(room.now, room.bob.id, TrackId(1), target);
+                }
+            }
+            got.extend(room.send_packet(n, i));
+        }
+        let mut sequences: Vec<u16> = got.iter().map(|p| p.header.sequence_number).collect();
+        sequences.sort_unstable();
+        for w in sequences.windows(2) {
+            proptest::prop_assert_eq!(w[1], w[0] + 1, "{:?}", sequences);
+        }
+        let mut media: Vec<&Packet> = got.iter().filter(|p| !p.payload.is_empty()).collect();
+        media.sort_by_key(|p| frame_of(p));
+        let id = |p: &Packet| u16::from_be_bytes([p.payload[2] & 0x7F, p.payload[3]]);
+        for pair in media.chunk_by(|a, b| frame_of(a).0 == frame_of(b).0) {
+            proptest::prop_assert_eq!(pair.len(), 2, "frame {:?} went out in part", frame_of(pair[0]));
+            proptest::prop_assert_eq!(id(pair[0]), id(pair[1]));
+            proptest::prop_assert_eq!(pair[1].header.sequence_number, pair[0].header.sequence_number + 1);
+        }
+        for w in media.chunks(2).collect::<Vec<_>>().windows(2) {
+            proptest::prop_assert_eq!(
+                id(w[1][0]), id(w[0][0]) + 1,
+                "frames {:?} and {:?}", frame_of(w[0][0]), frame_of(w[1][0])
+            );
         }
     }
 }

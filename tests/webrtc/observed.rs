@@ -33,8 +33,9 @@ pub(crate) struct SentVideo {
     pub(crate) payload: Payload,
     /// A retransmission over RTX.
     pub(crate) rtx: bool,
-    /// The publisher's packet it was made from: an index into the [`InputLog`] (the packet
-    /// the router had just decrypted when it protected this copy).
+    /// The publisher's packet it was made from: an index into the [`InputLog`] (the latest
+    /// with the same payload; for a padding-only filler, the packet the router had just
+    /// decrypted when it protected it).
     pub(crate) input: Option<usize>,
 }
 
@@ -69,6 +70,22 @@ pub(crate) struct InputVideo {
     /// VP9's spatial layer (SID), and the RTP marker as the publisher set it.
     pub(crate) spatial_id: Option<u8>,
     pub(crate) marker: bool,
+    /// Its payload's [`fingerprint`], to find the packet a copy was made from.
+    pub(crate) fingerprint: u64,
+}
+
+/// A hash of an RTP `payload` and its length, with the fields the router rewrites (VP8/VP9
+/// picture ID and TL0PICIDX) read as zero: the same for a publisher's packet and every copy
+/// or resend the router made of it.
+fn fingerprint(codec: Codec, payload: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut bytes = payload.to_vec();
+    if let (_, Some(fields)) = inspect(codec, payload) {
+        fields.write(&mut bytes, 0, 0);
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 /// The shared log of [`InputVideo`], in the order the router decrypted them.
@@ -142,12 +159,17 @@ impl Observed {
             payload = rest;
         }
         let (keyframe, fields) = inspect(self.codec, payload);
-        let input = self
-            .inputs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-            .checked_sub(1);
+        // The publisher's packet with the same payload, the latest (the router may send a
+        // packet decrypted earlier: a catch-up after a switch, a resend); else (a padding-only
+        // filler) the packet the router had just decrypted.
+        let input = {
+            let inputs = self.inputs.lock().unwrap_or_else(PoisonError::into_inner);
+            let print = fingerprint(self.codec, payload);
+            inputs
+                .iter()
+                .rposition(|i| !payload.is_empty() && i.fingerprint == print)
+                .or(inputs.len().checked_sub(1))
+        };
         self.log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -200,6 +222,7 @@ impl MediaCrypto for Observed {
                     tl0_pic_idx: fields.and_then(|f| f.tl0_pic_idx()),
                     spatial_id: fields.and_then(|f| f.spatial_id()),
                     marker: header.marker,
+                    fingerprint: fingerprint(self.codec, payload),
                 });
         }
         Ok(n)
@@ -302,7 +325,8 @@ pub(super) fn check_picture_numbering(
                             usize::from(step),
                             usize::from(source).saturating_sub(left_out),
                             "picture ID steps by {step} where the publisher's stepped by \
-                             {source} with {left_out} pictures left out: {a:?} then {b:?}"
+                             {source} with {left_out} pictures left out: {a:?} then {b:?}\n{}",
+                            around(inputs, &media, a, b)
                         );
                         numbering.same_stream += 1;
                     }
@@ -397,6 +421,36 @@ pub(crate) fn in_sequence_order<'a>(
         .collect();
     sorted.sort_by_key(|(ext, _)| *ext);
     sorted
+}
+
+/// What a failed numbering check shows: the publisher's packets and the packets sent
+/// around the two packets `a` and `b` it compared.
+fn around(
+    inputs: &[InputVideo],
+    media: &[(i64, &SentVideo)],
+    a: &SentVideo,
+    b: &SentVideo,
+) -> String {
+    let mut out = String::from("inputs around:\n");
+    let (i, j) = (a.input.unwrap_or(0), b.input.unwrap_or(0));
+    let from = i.min(j).saturating_sub(12);
+    for (k, input) in inputs
+        .iter()
+        .enumerate()
+        .skip(from)
+        .take(i.max(j) + 4 - from)
+    {
+        out += &format!("  #{k} {input:?}\n");
+    }
+    out += "sent around (in sequence order):\n";
+    let at = media
+        .iter()
+        .position(|(_, p)| p.sequence == a.sequence)
+        .unwrap_or(0);
+    for (_, p) in &media[at.saturating_sub(12)..(at + 6).min(media.len())] {
+        out += &format!("  {p:?}\n");
+    }
+    out
 }
 
 /// For two packets sent from the publisher's packets `from` and `to` (indices into

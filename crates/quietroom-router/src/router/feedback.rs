@@ -236,8 +236,9 @@ impl<C: MediaCrypto> Router<C> {
             {
                 None => continue,
                 Some(None) => None,
-                Some(Some(fields)) => match sub.picture.for_resend(sent.ssrc, &fields) {
-                    Some(rewrite) => Some((fields, rewrite)),
+                Some(Some((fields, timestamp))) => match sub.picture.for_resend(sent.ssrc, &fields)
+                {
+                    Some(rewrite) => Some((fields, rewrite, timestamp)),
                     None => continue,
                 },
             };
@@ -248,7 +249,8 @@ impl<C: MediaCrypto> Router<C> {
                 continue;
             };
             let mut buf = pool.pop().unwrap_or_default();
-            let marker = picture.is_some_and(|(f, _)| sub.ends_picture(&f));
+            let marker = picture.is_some_and(|(f, _, timestamp)| sub.ends_picture(&f, timestamp));
+            let picture = picture.map(|(f, rewrite, _)| (f, rewrite));
             let first = Forwarded {
                 sequence: seq,
                 timestamp_offset: sent.timestamp_offset,
@@ -667,10 +669,11 @@ fn resend<C: MediaCrypto>(
     Ok(numbered)
 }
 
-/// Where the cached `original` packet's payload descriptor has its picture ID and TL0PICIDX.
-fn original_picture(codec: Codec, original: &[u8]) -> Option<PictureFields> {
+/// Where the cached `original` packet's payload descriptor has its picture ID and TL0PICIDX,
+/// and the packet's RTP timestamp (its picture's).
+fn original_picture(codec: Codec, original: &[u8]) -> Option<(PictureFields, u32)> {
     let header = rtp::RtpHeader::parse(original).ok()?;
-    picture_fields(codec, header.payload(original))
+    picture_fields(codec, header.payload(original)).map(|f| (f, header.timestamp))
 }
 
 /// Whether a subscriber of `track` is waiting for a keyframe of its layer `layer`: to switch

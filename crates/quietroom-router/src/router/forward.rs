@@ -200,7 +200,8 @@ impl<C: MediaCrypto> Router<C> {
             if switch {
                 sub.munger.switch_to(source, now);
                 sub.current = Some(index);
-                sub.temporal_changes.clear();
+                sub.temporal_history.clear();
+                sub.svc_history.clear();
                 // A keyframe: an SVC stream's spatial layers can all start here.
                 sub.current_svc = sub.target_svc;
                 events.push_back(RouterEvent::LayerSwitched {

@@ -16,13 +16,13 @@ mod demand;
 mod feedback;
 mod forward;
 mod inspect;
+mod layer_history;
 mod participants;
 mod probe;
 mod route;
 mod selection;
 mod speaker;
 mod svc;
-mod temporal;
 #[cfg(test)]
 mod tests;
 
@@ -42,9 +42,9 @@ use crate::cache::PacketCache;
 use crate::munger::{Munger, PictureMunger};
 use crate::nack::NackGenerator;
 use crate::rtcp::{BandwidthEstimate, ReceiveStats, SrInfo, TwccRecorder};
+use layer_history::LayerHistory;
 use participants::Participants;
 use speaker::SpeakerDetector;
-use temporal::TemporalChanges;
 
 /// A packet to send to a participant, already protected with its crypto. Give `data` back
 /// with [`Router::recycle`] once sent.
@@ -241,11 +241,13 @@ struct Subscription {
     target_temporal: u8,
     current_temporal: u8,
     /// Where `current_temporal` changed, for late packets of the frames before.
-    temporal_changes: TemporalChanges,
+    temporal_history: LayerHistory,
     /// Spatial layers within one SVC stream (VP9 SID): the highest the subscriber should get
     /// and the highest forwarded now (`u8::MAX`: all). See `router/svc.rs`.
     target_svc: u8,
     current_svc: u8,
+    /// Where `current_svc` changed, for late packets of the pictures before.
+    svc_history: LayerHistory,
     /// The last forwarded packet's (input, output) timestamps, to translate sender reports.
     last_timestamps: Option<(u32, u32)>,
     /// Sender-report counters of what was forwarded.
@@ -598,9 +600,10 @@ impl<C: MediaCrypto> Router<C> {
             max_temporal: u8::MAX,
             target_temporal: u8::MAX,
             current_temporal: u8::MAX,
-            temporal_changes: TemporalChanges::default(),
+            temporal_history: LayerHistory::default(),
             target_svc: u8::MAX,
             current_svc: u8::MAX,
+            svc_history: LayerHistory::default(),
             last_timestamps: None,
             packets_sent: 0,
             octets_sent: 0,

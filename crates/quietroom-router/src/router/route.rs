@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use super::Subscription;
+use super::layer_history::InForce;
 use super::svc::Mode;
-use super::temporal::InForce;
 use crate::codec::PictureFields;
 use crate::munger::{Drop, PictureRewrite, Rewrite};
 use crate::rtp::RtpHeader;
@@ -111,13 +111,21 @@ impl Subscription {
             _ => None,
         };
         let spatial = p.picture.and_then(|f| f.spatial_id());
+        // The SVC spatial layers forwarded of its picture (for the marker).
+        let mut svc = self.current_svc;
         let left_out = match p.temporal {
             Some(t) if previous => t.id > self.current_temporal,
             Some(t) => !self.forwards(t, p.header.timestamp),
             None => false,
         } || match spatial {
             Some(sid) if previous => sid > self.current_svc,
-            Some(sid) => !self.forwards_spatial(sid, p),
+            Some(sid) => match self.forwards_spatial(sid, p) {
+                Some(layers) => {
+                    svc = layers;
+                    false
+                }
+                None => true,
+            },
             None => false,
         };
         if left_out || (previous && p.picture.is_some() && resend_picture.is_none()) {
@@ -159,44 +167,56 @@ impl Subscription {
         }
         self.packets_sent = self.packets_sent.wrapping_add(1);
         self.octets_sent = self.octets_sent.wrapping_add(p.header.payload_len as u32);
-        let marker = p.picture.is_some_and(|f| self.ends_picture(&f));
+        let marker = p.picture.is_some_and(|f| ends_picture(&f, svc));
         Route::Send(rewrite, picture, marker)
     }
 
-    /// Whether a forwarded packet with `fields` ends the picture for this subscriber, so
-    /// that its copy (or resend) carries the RTP marker: the end of the highest SVC layer
-    /// frame it gets (the publisher marks only the end of the whole picture).
-    #[inline]
-    pub(super) fn ends_picture(&self, fields: &PictureFields) -> bool {
-        fields.frame_end() && fields.spatial_id() == Some(self.current_svc)
+    /// Whether a forwarded packet with `fields`, of the picture with `timestamp`, ends the
+    /// picture for this subscriber, so that its resend carries the RTP marker: the end of the
+    /// highest SVC layer frame it got of that picture (the publisher marks only the end of
+    /// the whole picture).
+    pub(super) fn ends_picture(&self, fields: &PictureFields, timestamp: u32) -> bool {
+        let svc = match self.svc_history.in_force(timestamp) {
+            InForce::Was(layers) => layers,
+            InForce::Now | InForce::Forgotten => self.current_svc,
+        };
+        ends_picture(fields, svc)
     }
 
     /// Moves the forwarded SVC spatial layer towards the target where the packet allows it,
-    /// and says whether the packet's layer frame (spatial layer `sid`) is forwarded
-    /// (`router/svc.rs`): up at a keyframe, down at the start of any picture (full SVC) or
-    /// at a keyframe (`KEY` modes, where the subscriber has no lower layer's chain).
+    /// and gives the spatial layers forwarded of its picture (by the layers in force for its
+    /// picture: `router/layer_history.rs`) if its layer frame (spatial layer `sid`) is among
+    /// them (`router/svc.rs`). The layers move up at a keyframe, down at the start of any
+    /// picture (full SVC) or at a keyframe (`KEY` modes, where the subscriber has no lower
+    /// layer's chain).
     #[inline]
-    fn forwards_spatial(&mut self, sid: u8, p: &Packet<'_>) -> bool {
-        let Some(fields) = p.picture else {
-            return true;
+    fn forwards_spatial(&mut self, sid: u8, p: &Packet<'_>) -> Option<u8> {
+        let fields = p.picture?;
+        let layers = match self.svc_history.in_force(p.header.timestamp) {
+            InForce::Now => {
+                if sid == 0
+                    && self.target_svc != self.current_svc
+                    && fields.frame_start()
+                    && (p.keyframe || !p.svc.waits_for_keyframe(self.current_svc, self.target_svc))
+                {
+                    self.svc_history.push(p.header.timestamp, self.current_svc);
+                    self.current_svc = self.target_svc;
+                }
+                self.current_svc
+            }
+            InForce::Was(layers) => layers,
+            InForce::Forgotten => return None,
         };
-        if sid == 0
-            && self.target_svc != self.current_svc
-            && fields.frame_start()
-            && (p.keyframe || !p.svc.waits_for_keyframe(self.current_svc, self.target_svc))
-        {
-            self.current_svc = self.target_svc;
-        }
-        p.svc.forwards(sid, &fields, self.current_svc)
+        p.svc.forwards(sid, &fields, layers).then_some(layers)
     }
 
     /// Moves the forwarded temporal layer towards the target where the packet (of the frame
     /// with `timestamp`) allows it, and says whether the packet is forwarded: by the layer in
     /// force for its frame, so that a frame is forwarded whole or left out whole
-    /// (`router/temporal.rs`).
+    /// (`router/layer_history.rs`).
     #[inline]
     fn forwards(&mut self, t: Temporal, timestamp: u32) -> bool {
-        match self.temporal_changes.in_force(timestamp) {
+        match self.temporal_history.in_force(timestamp) {
             InForce::Now => {}
             InForce::Was(layer) => return t.id <= layer,
             InForce::Forgotten => return false,
@@ -204,10 +224,17 @@ impl Subscription {
         if t.frame_start && self.target_temporal != self.current_temporal {
             let up = self.target_temporal > self.current_temporal;
             if !up || t.id == 0 || t.sync {
-                self.temporal_changes.push(timestamp, self.current_temporal);
+                self.temporal_history.push(timestamp, self.current_temporal);
                 self.current_temporal = self.target_temporal;
             }
         }
         t.id <= self.current_temporal
     }
+}
+
+/// Whether a forwarded packet with `fields` ends its picture for a subscriber forwarded SVC
+/// spatial layers up to `svc`: the end of the highest layer frame it gets.
+#[inline]
+fn ends_picture(fields: &PictureFields, svc: u8) -> bool {
+    fields.frame_end() && fields.spatial_id() == Some(svc)
 }

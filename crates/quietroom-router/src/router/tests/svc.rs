@@ -227,6 +227,72 @@ fn a_temporal_layer_change_waits_for_the_next_picture() {
 }
 
 #[test]
+fn a_late_layer_frame_goes_by_the_layers_of_its_picture() {
+    let t0 = Instant::now();
+    let (mut router, mut alice, mut bob) = svc_room(t0);
+    router.set_rtx(bob.id, TrackId(1), 0xB0C, 97).unwrap();
+    let _ = drain(&mut router);
+    let bob_id = bob.id;
+    let mut send = |router: &mut Router<SrtpSession>, packets: Vec<(Header, Vec<u8>)>| {
+        for (h, p) in packets {
+            alice.send_rtp(router, t0, h, p).unwrap();
+        }
+        bob.receive(&drain(router)).0
+    };
+    // (picture, spatial layer, marker) of each media packet (not padding).
+    let layers = |got: &[Packet]| -> Vec<(u16, u8, bool)> {
+        got.iter()
+            .filter(|p| !p.payload.is_empty())
+            .map(|p| {
+                (
+                    u16::from(p.payload[2]),
+                    p.payload[p.payload.len() - 1] & 0x7F,
+                    p.header.marker,
+                )
+            })
+            .collect()
+    };
+    send(&mut router, picture_in(0, true, 0, false));
+    // Picture 1's top layer frame comes late (lost upstream, resent), after picture 2, at
+    // whose start Bob went down to layers 0 and 1 (full SVC: at any picture).
+    let mut one = picture_in(1, false, 0, false);
+    let late = one.pop().unwrap();
+    assert_eq!(
+        layers(&send(&mut router, one)),
+        [(1, 0, false), (1, 1, false)]
+    );
+    router.set_preferences(t0, bob_id, TrackId(1), 1, false);
+    assert_eq!(
+        layers(&send(&mut router, picture_in(2, false, 0, false))),
+        [(2, 0, false), (2, 1, true)]
+    );
+    // Picture 1 was being forwarded with all three layers: its top layer frame goes out,
+    // and ends it for Bob (the marker).
+    let got = send(&mut router, vec![late]);
+    assert_eq!(layers(&got), [(1, 2, true)]);
+    // A resend Bob asks for of that packet ends the picture too; one of picture 2's layer 1
+    // frame ends picture 2.
+    let (late_seq, two_seq) = (
+        got[0].header.sequence_number,
+        got[0].header.sequence_number + 2,
+    );
+    let mut nack = Vec::new();
+    crate::rtcp::build::nack(0xB0B0, 0xB0B, &[late_seq, two_seq], &mut nack).unwrap();
+    bob.send_rtcp(&mut router, t0 + Duration::from_millis(100), &nack);
+    let (resent, _) = bob.receive(&drain(&mut router));
+    let resent: Vec<(u16, bool)> = resent
+        .iter()
+        .map(|p| {
+            (
+                u16::from_be_bytes([p.payload[0], p.payload[1]]),
+                p.header.marker,
+            )
+        })
+        .collect();
+    assert_eq!(resent, [(late_seq, true), (two_seq, true)]);
+}
+
+#[test]
 fn a_key_mode_stream_sends_inter_pictures_as_the_subscribers_own_layer() {
     let t0 = Instant::now();
     let (mut router, mut alice, mut bob) = svc_room(t0);

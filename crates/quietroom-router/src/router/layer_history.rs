@@ -1,10 +1,11 @@
-//! Where a subscriber's forwarded temporal layer changed, so that a late packet goes by the
-//! layer in force for its own frame: see [`TemporalChanges`].
+//! Where a subscriber's forwarded temporal layer (VP8/VP9 TID, AV1's) or SVC spatial layer
+//! (VP9 SID) changed, so that a late packet goes by the layer in force for its own frame: see
+//! [`LayerHistory`].
 
 /// Changes remembered. A late packet of a frame before the oldest of them is left out.
 const CHANGES: usize = 4;
 
-/// The temporal layer a late packet's frame was forwarded with.
+/// The layer a late packet's frame (or picture) was forwarded with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum InForce {
     /// Not late: its frame is at or after the newest change, and goes by the layer forwarded
@@ -18,20 +19,22 @@ pub(super) enum InForce {
     Forgotten,
 }
 
-/// The last few changes of one subscription's forwarded temporal layer, by the RTP timestamp
-/// of the frame each took effect at.
+/// The last few changes of one subscription's forwarded temporal or SVC spatial layer, by
+/// the RTP timestamp of the frame (picture) each took effect at.
 ///
-/// The forwarded layer changes at a frame start, so each frame is forwarded whole or left out
-/// whole, as it must be: a decoder cannot use part of a frame, and for VP8 a frame left out
-/// gives up its picture ID to the next one. A packet that comes after a later frame's start
-/// changed the layer (a resend of what the uplink lost, or reordering) belongs to a frame
-/// that was decided before: it takes that decision. Cleared when the subscriber moves to
-/// another simulcast layer (another stream, other timestamps).
+/// The forwarded layer changes at a frame start (a picture start for spatial layers), so
+/// each frame is forwarded whole or left out whole, as it must be: a decoder cannot use part
+/// of a frame, for VP8 a frame left out gives up its picture ID to the next one, and the
+/// RTP marker that ends a VP9 picture for a subscriber is on the highest layer frame it gets.
+/// A packet that comes after a later frame's start changed the layer (a resend of what the
+/// uplink lost, or reordering) belongs to a frame that was decided before: it takes that
+/// decision. Cleared when the subscriber moves to another simulcast layer (another stream,
+/// other timestamps).
 ///
 /// In steady state (no change remembered, or a packet of the newest frames) a packet costs
 /// one comparison.
 #[derive(Clone, Debug, Default)]
-pub(super) struct TemporalChanges {
+pub(super) struct LayerHistory {
     /// The timestamp of the frame each change took effect at, and the layer in force before
     /// it; a ring, the newest at `newest`.
     at: [u32; CHANGES],
@@ -49,7 +52,7 @@ fn before(a: u32, b: u32) -> bool {
     b.wrapping_sub(a).wrapping_sub(1) < 0x7FFF_FFFF
 }
 
-impl TemporalChanges {
+impl LayerHistory {
     /// The layer in force for the frame with `timestamp`.
     #[inline]
     pub(super) fn in_force(&self, timestamp: u32) -> InForce {
@@ -59,7 +62,7 @@ impl TemporalChanges {
         self.late(timestamp)
     }
 
-    /// [`TemporalChanges::in_force`] for a frame before the newest change.
+    /// [`LayerHistory::in_force`] for a frame before the newest change.
     #[cold]
     #[inline(never)]
     fn late(&self, timestamp: u32) -> InForce {
@@ -93,7 +96,7 @@ impl TemporalChanges {
 
     /// Forgets every change: the subscriber moved to another stream.
     pub(super) fn clear(&mut self) {
-        *self = TemporalChanges::default();
+        *self = LayerHistory::default();
     }
 }
 
@@ -103,7 +106,7 @@ mod tests {
 
     #[test]
     fn a_frame_goes_by_the_layer_in_force_when_it_began() {
-        let mut c = TemporalChanges::default();
+        let mut c = LayerHistory::default();
         assert_eq!(c.in_force(1000), InForce::Now);
         // All layers until frame 3000, then TID 0 until 6000, then TID 1.
         c.push(3000, u8::MAX);
@@ -114,7 +117,7 @@ mod tests {
         assert_eq!(c.in_force(3000), InForce::Was(0));
         assert_eq!(c.in_force(2999), InForce::Was(u8::MAX));
         // Across the wrap of the timestamp.
-        let mut c = TemporalChanges::default();
+        let mut c = LayerHistory::default();
         c.push(10, 2);
         assert_eq!(c.in_force(u32::MAX - 100), InForce::Was(2));
         assert_eq!(c.in_force(11), InForce::Now);
@@ -122,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_frame_before_every_change_remembered_is_left_out() {
-        let mut c = TemporalChanges::default();
+        let mut c = LayerHistory::default();
         for k in 1..=CHANGES as u32 {
             c.push(k * 3000, k as u8);
         }

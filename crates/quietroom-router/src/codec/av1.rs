@@ -127,8 +127,8 @@ impl TemporalUnit {
         if let Some((_, tid)) = self.units.iter().flatten().find(|(t, _)| *t == timestamp) {
             return tid.map(|tid| PictureFields::temporal_only(tid, false));
         }
-        let newer = self.units[self.newest]
-            .is_none_or(|(t, _)| timestamp.wrapping_sub(t).wrapping_sub(1) < 0x7FFF_FFFF);
+        let newer =
+            self.units[self.newest].is_none_or(|(t, _)| crate::rtp::timestamp_after(timestamp, t));
         if !newer {
             return own;
         }

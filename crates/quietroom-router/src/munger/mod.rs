@@ -282,6 +282,17 @@ impl Munger {
             .map(|p| p.seg.source)
     }
 
+    /// Whether packet `sequence` of layer `source_ssrc` is newer than every packet of that
+    /// layer seen since it was selected (or the first since): where the router may change
+    /// what it forwards of the layer (its temporal or SVC spatial layers), not at a late
+    /// packet, whose frame was decided before.
+    pub fn is_newest(&self, source_ssrc: u32, sequence: u16) -> bool {
+        self.segment.is_some_and(|seg| {
+            seg.source == source_ssrc
+                && (!seg.anchored || sequence.wrapping_sub(seg.head).wrapping_sub(1) < 0x8000)
+        })
+    }
+
     /// Whether packet `sequence` of layer `source_ssrc` is of the
     /// [previous layer](Munger::previous_source), between its switch point and the last
     /// packet of it seen before the switch away: only such a packet can fill a number

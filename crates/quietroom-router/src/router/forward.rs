@@ -158,7 +158,7 @@ impl<C: MediaCrypto> Router<C> {
                     // A spatial layer started or stopped: subscribers choose again.
                     spatial_changed = layer.svc.record(now, sid, header.payload_len);
                     if let Some(fields) = &picture {
-                        layer.svc.observe(fields);
+                        layer.svc.observe(fields, header.timestamp);
                     }
                 }
                 if let Some(cache) = layer.cache.as_mut() {
@@ -190,7 +190,7 @@ impl<C: MediaCrypto> Router<C> {
         // crypto loop as tight as the bare protect loop it is measured against, with each
         // buffer written just before it is encrypted (`benches/router.rs`).
         let out = Outgoing::new(packet, &header, picture, &track.config, config, now);
-        let svc = layer.svc.mode();
+        let svc = layer.svc.mode_for(header.timestamp);
         let view = route::Packet::new(index, &header, picture, keyframe, svc, clock_rate, now);
         let mut switched = false;
         sink.egress.clear();
@@ -301,7 +301,7 @@ impl<C: MediaCrypto> Router<C> {
             );
             let out = Outgoing::new(&scratch, &header, picture, &track.config, config, now);
             let clock_rate = track.config.clock_rate;
-            let svc = layer.svc.mode();
+            let svc = layer.svc.mode_for(header.timestamp);
             let view = route::Packet::new(index, &header, picture, false, svc, clock_rate, now);
             sink.egress.clear();
             for s in track.subscribers.iter_mut().filter(|s| s.sub.catching_up) {

@@ -2,6 +2,8 @@
 //! (VP9 SID) changed, so that a late packet goes by the layer in force for its own frame: see
 //! [`LayerHistory`].
 
+use crate::rtp::timestamp_after;
+
 /// Changes remembered. A late packet of a frame before the oldest of them is left out.
 const CHANGES: usize = 4;
 
@@ -46,17 +48,11 @@ pub(super) struct LayerHistory {
     forgotten: bool,
 }
 
-/// Whether timestamp `a` is before `b` (modulo 2^32, within half the range).
-#[inline]
-fn before(a: u32, b: u32) -> bool {
-    b.wrapping_sub(a).wrapping_sub(1) < 0x7FFF_FFFF
-}
-
 impl LayerHistory {
     /// The layer in force for the frame with `timestamp`.
     #[inline]
     pub(super) fn in_force(&self, timestamp: u32) -> InForce {
-        if self.len == 0 || !before(timestamp, self.at[usize::from(self.newest)]) {
+        if self.len == 0 || !timestamp_after(self.at[usize::from(self.newest)], timestamp) {
             return InForce::Now;
         }
         self.late(timestamp)
@@ -69,7 +65,7 @@ impl LayerHistory {
         let mut layer = InForce::Now;
         for back in 0..usize::from(self.len) {
             let i = (usize::from(self.newest) + CHANGES - back) % CHANGES;
-            if !before(timestamp, self.at[i]) {
+            if !timestamp_after(self.at[i], timestamp) {
                 return layer;
             }
             layer = InForce::Was(self.before[i]);

@@ -115,7 +115,7 @@ impl Subscription {
         let mut svc = self.current_svc;
         let left_out = match p.temporal {
             Some(t) if previous => t.id > self.current_temporal,
-            Some(t) => !self.forwards(t, p.header.timestamp),
+            Some(t) => !self.forwards(t, p),
             None => false,
         } || match spatial {
             Some(sid) if previous => sid > self.current_svc,
@@ -183,7 +183,8 @@ impl Subscription {
         ends_picture(fields, svc)
     }
 
-    /// Moves the forwarded SVC spatial layer towards the target where the packet allows it,
+    /// Moves the forwarded SVC spatial layer towards the target where the packet allows it
+    /// (the start of a picture newer than every packet seen),
     /// and gives the spatial layers forwarded of its picture (by the layers in force for its
     /// picture: `router/layer_history.rs`) if its layer frame (spatial layer `sid`) is among
     /// them (`router/svc.rs`). The layers move up at a keyframe, down at the start of any
@@ -198,6 +199,7 @@ impl Subscription {
                     && self.target_svc != self.current_svc
                     && fields.frame_start()
                     && (p.keyframe || !p.svc.waits_for_keyframe(self.current_svc, self.target_svc))
+                    && self.munger.is_newest(p.header.ssrc, p.header.sequence)
                 {
                     self.svc_history.push(p.header.timestamp, self.current_svc);
                     self.current_svc = self.target_svc;
@@ -210,12 +212,13 @@ impl Subscription {
         p.svc.forwards(sid, &fields, layers).then_some(layers)
     }
 
-    /// Moves the forwarded temporal layer towards the target where the packet (of the frame
-    /// with `timestamp`) allows it, and says whether the packet is forwarded: by the layer in
-    /// force for its frame, so that a frame is forwarded whole or left out whole
-    /// (`router/layer_history.rs`).
+    /// Moves the forwarded temporal layer towards the target where the packet `p` allows it
+    /// (the start of a frame newer than every packet seen), and says whether the packet is
+    /// forwarded: by the layer in force for its frame, so that a frame is forwarded whole or
+    /// left out whole (`router/layer_history.rs`).
     #[inline]
-    fn forwards(&mut self, t: Temporal, timestamp: u32) -> bool {
+    fn forwards(&mut self, t: Temporal, p: &Packet<'_>) -> bool {
+        let timestamp = p.header.timestamp;
         match self.temporal_history.in_force(timestamp) {
             InForce::Now => {}
             InForce::Was(layer) => return t.id <= layer,
@@ -223,7 +226,9 @@ impl Subscription {
         }
         if t.frame_start && self.target_temporal != self.current_temporal {
             let up = self.target_temporal > self.current_temporal;
-            if !up || t.id == 0 || t.sync {
+            if (!up || t.id == 0 || t.sync)
+                && self.munger.is_newest(p.header.ssrc, p.header.sequence)
+            {
                 self.temporal_history.push(timestamp, self.current_temporal);
                 self.current_temporal = self.target_temporal;
             }

@@ -32,6 +32,7 @@
 use std::time::{Duration, Instant};
 
 use crate::codec::PictureFields;
+use crate::rtp::timestamp_after;
 
 /// The most spatial layers followed (VP9 has 3 bits of SID; libwebrtc sends up to 3).
 pub(super) const MAX_SPATIAL: usize = 4;
@@ -96,6 +97,11 @@ pub(super) struct SpatialLayers {
     /// mode).
     key_only: bool,
     shown: Option<bool>,
+    /// The newest picture begun (the timestamp of its first layer frame's start).
+    newest: Option<u32>,
+    /// Where `key_only` last changed (the timestamp of the picture it took effect at) and
+    /// what it was before: a late packet of an earlier picture goes by the mode of its own.
+    changed: Option<(u32, bool)>,
     /// When each spatial layer last sent, and which are sending (bit per SID).
     seen: [Option<Instant>; MAX_SPATIAL],
     sending: u8,
@@ -151,23 +157,45 @@ impl SpatialLayers {
             .is_some_and(|bit| self.sending & bit != 0)
     }
 
-    /// Learns the stream's mode from a layer frame's first packet: an inter picture's upper
-    /// layer frame predicted from the layer below (D) or not. What it shows applies from the
-    /// next picture's first layer frame on, so that the rest of this picture goes out as its
-    /// lower layer frames did.
+    /// Learns the stream's mode from a layer frame's first packet (of the picture with
+    /// `timestamp`): an inter picture's upper layer frame predicted from the layer below (D)
+    /// or not. What it shows applies from the next picture begun after it (its first layer
+    /// frame), so that the rest of this picture, and of a picture begun before, go out as
+    /// their lower layer frames did.
     #[inline]
-    pub(super) fn observe(&mut self, fields: &PictureFields) {
+    pub(super) fn observe(&mut self, fields: &PictureFields, timestamp: u32) {
         if !fields.frame_start() {
             return;
         }
         match fields.spatial_id() {
             Some(0) => {
-                if let Some(key_only) = self.shown.take() {
+                if self.newest.is_some_and(|n| !timestamp_after(timestamp, n)) {
+                    return;
+                }
+                self.newest = Some(timestamp);
+                if let Some(key_only) = self.shown.take()
+                    && key_only != self.key_only
+                {
+                    self.changed = Some((timestamp, self.key_only));
                     self.key_only = key_only;
                 }
             }
             Some(_) if fields.inter_picture() => self.shown = Some(!fields.inter_layer()),
             _ => {}
+        }
+    }
+
+    /// How a subscriber's spatial layer is forwarded for the picture with `timestamp`: in
+    /// the mode in force when it began.
+    #[inline]
+    pub(super) fn mode_for(&self, timestamp: u32) -> Mode {
+        let key_only = match self.changed {
+            Some((at, before)) if timestamp_after(at, timestamp) => before,
+            _ => self.key_only,
+        };
+        Mode {
+            key_only,
+            top: self.count.saturating_sub(1),
         }
     }
 
@@ -271,21 +299,28 @@ mod tests {
             picture_fields(Codec::Vp9, &[first, 0x81, 0x23, indices, 0x02, 0x11]).unwrap()
         };
         // A key picture's SID 1 (D set), then an inter picture's SID 0: nothing learned.
-        l.observe(&fields(0xBC, 0x03));
-        l.observe(&fields(0xFC, 0x00));
+        l.observe(&fields(0xBC, 0x03), 0);
+        l.observe(&fields(0xFC, 0x00), 3000);
         assert!(!l.mode().key_only);
         // An inter picture's SID 1 without D: `KEY` mode, from the next picture's SID 0 on.
-        l.observe(&fields(0xFC, 0x02));
+        l.observe(&fields(0xFC, 0x02), 3000);
         assert!(!l.mode().key_only);
-        l.observe(&fields(0xFC, 0x00));
+        l.observe(&fields(0xFC, 0x00), 6000);
+        assert!(l.mode().key_only);
+        // A late packet of picture 3000 still goes by full SVC, in which it began.
+        assert!(!l.mode_for(3000).key_only);
+        assert!(l.mode_for(6000).key_only);
+        // A late picture start changes nothing.
+        l.observe(&fields(0xFC, 0x03), 6000);
+        l.observe(&fields(0xFC, 0x00), 4500);
         assert!(l.mode().key_only);
         // With D: full SVC.
-        l.observe(&fields(0xFC, 0x03));
-        l.observe(&fields(0xFC, 0x00));
+        l.observe(&fields(0xFC, 0x00), 9000);
         assert!(!l.mode().key_only);
+        assert!(l.mode_for(6000).key_only);
         // Only a layer frame's first packet (B) counts.
-        l.observe(&fields(0xF4, 0x02));
-        l.observe(&fields(0xFC, 0x00));
+        l.observe(&fields(0xF4, 0x02), 9000);
+        l.observe(&fields(0xFC, 0x00), 12_000);
         assert!(!l.mode().key_only);
     }
 }

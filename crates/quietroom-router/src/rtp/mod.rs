@@ -43,6 +43,13 @@ pub use rewrite::{
 pub use rtx::{Padding, rtx_original_sequence, write_rtx};
 pub use values::{abs_send_time, audio_level, sdes_item, transport_sequence, uri};
 
+/// Whether RTP timestamp `a` is after `b`, modulo 2^32 (within half the range, as RTP
+/// timestamps compare).
+#[inline]
+pub(crate) fn timestamp_after(a: u32, b: u32) -> bool {
+    a.wrapping_sub(b).wrapping_sub(1) < 0x7FFF_FFFF
+}
+
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]

@@ -75,6 +75,12 @@ impl Room {
         room
     }
 
+    /// Bob asks for temporal layers up to `max` (`u8::MAX`: all).
+    fn ask(&mut self, max: u8) {
+        self.router
+            .set_max_temporal_layer(self.now, self.bob.id, TrackId(1), max);
+    }
+
     /// Sends `frames` frames (the first a keyframe when `keyframe`), collecting what Bob gets.
     fn send(&mut self, frames: u16, keyframe: bool) -> Vec<(u16, u8)> {
         let mut got = Vec::new();
@@ -160,8 +166,7 @@ fn a_subscriber_gets_the_temporal_layers_it_asks_for() {
     // then only TID 0 frames follow.
     let first = room.send_first_half();
     assert_eq!(first, vec![(9, 2)]);
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.ask(0);
     assert_eq!(
         room.send_second_half(),
         vec![(9, 2)],
@@ -172,15 +177,13 @@ fn a_subscriber_gets_the_temporal_layers_it_asks_for() {
 
     // Up to TID 1, asked for before frame 22 (TID 1): it is a layer-sync frame, so it is
     // taken at once; TID 2 frames stay out.
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 1);
+    room.ask(1);
     let two = room.send(8, false);
     assert_eq!(two, vec![(22, 1), (24, 0), (26, 1), (28, 0)]);
 
     // Everything again, asked for before frame 30 (TID 1, sync): taken there; frame 31
     // (TID 2) follows.
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    room.ask(u8::MAX);
     let all = room.send(4, false);
     assert_eq!(all, vec![(30, 1), (31, 2), (32, 0), (33, 2)]);
     room.check_continuity();
@@ -189,19 +192,15 @@ fn a_subscriber_gets_the_temporal_layers_it_asks_for() {
 #[test]
 fn going_up_waits_for_a_frame_that_allows_it() {
     let mut room = Room::new();
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.ask(0);
     assert_eq!(room.send(4, false), vec![(4, 0)]);
     // Before frame 5 (TID 2, sync): asking for everything switches there.
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    room.ask(u8::MAX);
     assert_eq!(room.send(4, false), vec![(5, 2), (6, 1), (7, 2), (8, 0)]);
     // Down to the base layer and up to TID 2 before frame 11 (TID 2, no sync): it waits.
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.ask(0);
     assert_eq!(room.send(2, false), Vec::<(u16, u8)>::new());
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    room.ask(u8::MAX);
     assert_eq!(room.send(2, false), vec![(12, 0)]);
     room.check_continuity();
 }
@@ -235,8 +234,7 @@ fn a_narrow_link_gets_fewer_temporal_layers() {
 #[test]
 fn a_late_packet_left_out_is_filled_with_padding() {
     let mut room = Room::new();
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.ask(0);
     assert_eq!(room.send(4, false), vec![(4, 0)]);
     // Frame 5 (TID 2): its second packet is lost upstream. Frames 6 and 7 (TIDs 1 and 2) are
     // left out; frame 8 (TID 0) is forwarded, past the number kept for the lost packet, which
@@ -294,8 +292,7 @@ fn a_late_packet_of_a_frame_forwarded_before_a_switch_down_completes_it() {
     // Frame 5 (TID 2) starts while Bob gets everything; its second packet comes after frame
     // 6 began, and Bob asked for the base layer in between.
     assert_eq!(room.send_first_half(), vec![(5, 2)]);
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.ask(0);
     room.next += 1;
     assert_eq!(
         room.send_first_half(),
@@ -317,14 +314,12 @@ fn a_late_packet_of_a_frame_forwarded_before_a_switch_down_completes_it() {
 #[test]
 fn a_late_packet_of_a_frame_left_out_stays_out_after_a_switch_up() {
     let mut room = Room::new();
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.ask(0);
     assert_eq!(room.send(4, false), vec![(4, 0)]);
     // Frame 5 (TID 2) is left out; its second packet comes after frame 6 (TID 1, sync), at
     // whose start Bob moved up to everything.
     assert_eq!(room.send_first_half(), vec![]);
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    room.ask(u8::MAX);
     room.next += 1;
     assert_eq!(room.send(1, false), vec![(6, 1)]);
     let late = room.send_packet(5, 1);
@@ -368,14 +363,12 @@ fn a_late_packet_goes_by_its_frame_across_two_changes() {
     // frame 6 (TID 1, left out), and back up at frame 9 (TID 2, sync). The second packets of
     // frames 5 and 6 come after that: each goes by the layer in force when its frame began.
     assert_eq!(room.send_first_half(), vec![(5, 2)]);
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), 0);
+    room.ask(0);
     room.next += 1;
     assert_eq!(room.send_first_half(), vec![]);
     room.next += 1;
     assert_eq!(room.send(2, false), vec![(8, 0)]);
-    room.router
-        .set_max_temporal_layer(room.now, room.bob.id, TrackId(1), u8::MAX);
+    room.ask(u8::MAX);
     assert_eq!(room.send(1, false), vec![(9, 2)]);
     let late = room.send_packet(5, 1);
     assert_eq!(late.iter().map(frame_of).collect::<Vec<_>>(), vec![(5, 2)]);
@@ -536,7 +529,7 @@ proptest::proptest! {
                 room.now += Duration::from_millis(33);
                 if let (_, Some(target), _) = frames[usize::from(n - 1)] {
                     let target = if target == 2 { u8::MAX } else { target };
-                    room.router.set_max_temporal_layer(room.now, room.bob.id, TrackId(1), target);
+                    room.ask(target);
                 }
             }
             got.extend(room.send_packet(n, i));

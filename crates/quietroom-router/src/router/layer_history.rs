@@ -41,6 +41,8 @@ pub(super) struct LayerHistory {
     /// it; a ring, the newest at `newest`.
     at: [u32; CHANGES],
     before: [u8; CHANGES],
+    /// `at[newest]`, read by every packet.
+    newest_at: u32,
     newest: u8,
     /// How many are remembered (at most [`CHANGES`]).
     len: u8,
@@ -52,7 +54,7 @@ impl LayerHistory {
     /// The layer in force for the frame with `timestamp`.
     #[inline]
     pub(super) fn in_force(&self, timestamp: u32) -> InForce {
-        if self.len == 0 || !timestamp_after(self.at[usize::from(self.newest)], timestamp) {
+        if self.len == 0 || !timestamp_after(self.newest_at, timestamp) {
             return InForce::Now;
         }
         self.late(timestamp)
@@ -87,6 +89,7 @@ impl LayerHistory {
         }
         self.newest = ((usize::from(self.newest) + 1) % CHANGES) as u8;
         self.at[usize::from(self.newest)] = timestamp;
+        self.newest_at = timestamp;
         self.before[usize::from(self.newest)] = from;
     }
 

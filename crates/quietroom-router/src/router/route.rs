@@ -111,21 +111,13 @@ impl Subscription {
             _ => None,
         };
         let spatial = p.picture.and_then(|f| f.spatial_id());
-        // The SVC spatial layers forwarded of its picture (for the marker).
-        let mut svc = self.current_svc;
         let left_out = match p.temporal {
             Some(t) if previous => t.id > self.current_temporal,
             Some(t) => !self.forwards(t, p),
             None => false,
         } || match spatial {
             Some(sid) if previous => sid > self.current_svc,
-            Some(sid) => match self.forwards_spatial(sid, p) {
-                Some(layers) => {
-                    svc = layers;
-                    false
-                }
-                None => true,
-            },
+            Some(sid) => !self.forwards_spatial(sid, p),
             None => false,
         };
         if left_out || (previous && p.picture.is_some() && resend_picture.is_none()) {
@@ -167,32 +159,38 @@ impl Subscription {
         }
         self.packets_sent = self.packets_sent.wrapping_add(1);
         self.octets_sent = self.octets_sent.wrapping_add(p.header.payload_len as u32);
-        let marker = p.picture.is_some_and(|f| ends_picture(&f, svc));
+        let marker = p
+            .picture
+            .is_some_and(|f| self.ends_picture(&f, p.header.timestamp));
         Route::Send(rewrite, picture, marker)
     }
 
     /// Whether a forwarded packet with `fields`, of the picture with `timestamp`, ends the
-    /// picture for this subscriber, so that its resend carries the RTP marker: the end of the
-    /// highest SVC layer frame it got of that picture (the publisher marks only the end of
-    /// the whole picture).
+    /// picture for this subscriber, so that its copy (or resend) carries the RTP marker: the
+    /// end of the highest SVC layer frame it gets of that picture (the publisher marks only
+    /// the end of the whole picture).
+    #[inline]
     pub(super) fn ends_picture(&self, fields: &PictureFields, timestamp: u32) -> bool {
-        let svc = match self.svc_history.in_force(timestamp) {
-            InForce::Was(layers) => layers,
-            InForce::Now | InForce::Forgotten => self.current_svc,
-        };
-        ends_picture(fields, svc)
+        fields.frame_end()
+            && fields.spatial_id().is_some_and(|sid| {
+                sid == match self.svc_history.in_force(timestamp) {
+                    InForce::Was(layers) => layers,
+                    InForce::Now | InForce::Forgotten => self.current_svc,
+                }
+            })
     }
 
     /// Moves the forwarded SVC spatial layer towards the target where the packet allows it
-    /// (the start of a picture newer than every packet seen),
-    /// and gives the spatial layers forwarded of its picture (by the layers in force for its
-    /// picture: `router/layer_history.rs`) if its layer frame (spatial layer `sid`) is among
-    /// them (`router/svc.rs`). The layers move up at a keyframe, down at the start of any
-    /// picture (full SVC) or at a keyframe (`KEY` modes, where the subscriber has no lower
-    /// layer's chain).
+    /// (the start of a picture newer than every packet seen), and says whether its layer
+    /// frame (spatial layer `sid`) is forwarded: by the layers in force for its picture
+    /// (`router/layer_history.rs`, `router/svc.rs`). The layers move up at a keyframe, down
+    /// at the start of any picture (full SVC) or at a keyframe (`KEY` modes, where the
+    /// subscriber has no lower layer's chain).
     #[inline]
-    fn forwards_spatial(&mut self, sid: u8, p: &Packet<'_>) -> Option<u8> {
-        let fields = p.picture?;
+    fn forwards_spatial(&mut self, sid: u8, p: &Packet<'_>) -> bool {
+        let Some(fields) = p.picture else {
+            return true;
+        };
         let layers = match self.svc_history.in_force(p.header.timestamp) {
             InForce::Now => {
                 if sid == 0
@@ -207,9 +205,9 @@ impl Subscription {
                 self.current_svc
             }
             InForce::Was(layers) => layers,
-            InForce::Forgotten => return None,
+            InForce::Forgotten => return false,
         };
-        p.svc.forwards(sid, &fields, layers).then_some(layers)
+        p.svc.forwards(sid, &fields, layers)
     }
 
     /// Moves the forwarded temporal layer towards the target where the packet `p` allows it
@@ -235,11 +233,4 @@ impl Subscription {
         }
         t.id <= self.current_temporal
     }
-}
-
-/// Whether a forwarded packet with `fields` ends its picture for a subscriber forwarded SVC
-/// spatial layers up to `svc`: the end of the highest layer frame it gets.
-#[inline]
-fn ends_picture(fields: &PictureFields, svc: u8) -> bool {
-    fields.frame_end() && fields.spatial_id() == Some(svc)
 }

@@ -270,7 +270,8 @@ impl Pictures {
 /// subscriber's last (so the router could not tell it was the end); and from the first
 /// picture that starts after a
 /// step to a lower spatial layer (`marks`: the log's length when each step was asked for, and
-/// its highest spatial layer), no layer frame above it.
+/// its highest spatial layer), no layer frame above it (but for a late one of a picture begun
+/// before, which goes by its picture).
 fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
     let sent = sfu.sent.lock().unwrap().clone();
     // The highest spatial layer allowed for each packet sent as media, by its place in the
@@ -288,7 +289,9 @@ fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
     }
     for (i, p) in sent.iter().enumerate().filter(|(_, p)| !p.rtx) {
         let (max, from) = allowed[i];
-        if let Some(sid) = p.spatial_id {
+        // A late packet of a picture begun before the step goes by the layers of its picture.
+        let begun_before = (sent[from].timestamp.wrapping_sub(p.timestamp) as i32) > 0;
+        if let Some(sid) = p.spatial_id.filter(|_| !begun_before) {
             assert!(
                 sid <= max,
                 "spatial layer {sid} sent (log {i}) where {max} was the highest from log \

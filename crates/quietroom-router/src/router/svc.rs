@@ -157,31 +157,27 @@ impl SpatialLayers {
             .is_some_and(|bit| self.sending & bit != 0)
     }
 
-    /// Learns the stream's mode from a layer frame's first packet (of the picture with
-    /// `timestamp`): an inter picture's upper layer frame predicted from the layer below (D)
-    /// or not. What it shows applies from the next picture begun after it (its first layer
-    /// frame), so that the rest of this picture, and of a picture begun before, go out as
-    /// their lower layer frames did.
+    /// Learns the stream's mode from a packet of the picture with `timestamp`: an inter
+    /// picture's upper layer frame (its first packet) predicted from the layer below (D) or
+    /// not. What it shows applies from the next picture begun (its first packet to arrive,
+    /// whatever its layer) after it, so that the rest of this picture, and of a picture begun
+    /// before, go out as their first packets did.
     #[inline]
     pub(super) fn observe(&mut self, fields: &PictureFields, timestamp: u32) {
-        if !fields.frame_start() {
-            return;
-        }
-        match fields.spatial_id() {
-            Some(0) => {
-                if self.newest.is_some_and(|n| !timestamp_after(timestamp, n)) {
-                    return;
-                }
-                self.newest = Some(timestamp);
-                if let Some(key_only) = self.shown.take()
-                    && key_only != self.key_only
-                {
-                    self.changed = Some((timestamp, self.key_only));
-                    self.key_only = key_only;
-                }
+        if self.newest.is_none_or(|n| timestamp_after(timestamp, n)) {
+            self.newest = Some(timestamp);
+            if let Some(key_only) = self.shown.take()
+                && key_only != self.key_only
+            {
+                self.changed = Some((timestamp, self.key_only));
+                self.key_only = key_only;
             }
-            Some(_) if fields.inter_picture() => self.shown = Some(!fields.inter_layer()),
-            _ => {}
+        }
+        if fields.frame_start()
+            && fields.spatial_id().is_some_and(|sid| sid > 0)
+            && fields.inter_picture()
+        {
+            self.shown = Some(!fields.inter_layer());
         }
     }
 
@@ -314,8 +310,9 @@ mod tests {
         l.observe(&fields(0xFC, 0x03), 6000);
         l.observe(&fields(0xFC, 0x00), 4500);
         assert!(l.mode().key_only);
-        // With D: full SVC.
-        l.observe(&fields(0xFC, 0x00), 9000);
+        // With D: full SVC, from the next picture's first packet to arrive, whatever its
+        // layer.
+        l.observe(&fields(0xFC, 0x02 | 0x01), 9000);
         assert!(!l.mode().key_only);
         assert!(l.mode_for(6000).key_only);
         // Only a layer frame's first packet (B) counts.

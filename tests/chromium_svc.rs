@@ -66,6 +66,11 @@ use webrtc::{Page, SentVideo, Sfu, VIDEO};
 /// and the router to resend over RTX.
 const LOSE_EVERY: u64 = 40;
 
+/// And every this many of the publisher's packets are lost on its way to the router: Chromium
+/// resends them when the router asks, late (after later pictures began), which is where the
+/// router must forward a layer frame by the layers in force for its own picture.
+const LOSE_UPLINK_EVERY: u64 = 50;
+
 #[test]
 fn vp9_svc_spatial_layers_follow_the_subscriber() {
     svc_follows_the_subscriber("L3T3_KEY");
@@ -96,6 +101,7 @@ fn svc_follows_the_subscriber(mode: &str) {
     publisher.svc = true;
     let (mut sfu, answers) = Sfu::answering(&[(&publisher, true), (&subscriber, false)]);
     sfu.lose_every = Some(LOSE_EVERY);
+    sfu.lose_uplink_every = Some(LOSE_UPLINK_EVERY);
     peer.answer(&answers[0], &answers[1]);
 
     let s = sfu.legs[1].id;
@@ -187,6 +193,12 @@ fn svc_follows_the_subscriber(mode: &str) {
     assert_eq!(layers[0].spatial_layers, 3, "{layers:?}");
     let checked = check_pictures(&sfu, &marks);
     eprintln!("SVC: {checked:?}");
+    eprintln!(
+        "SVC: {} media packets came after a newer picture's (uplink losses resent) and went by \
+         their own pictures' layers; the uplink lost {}",
+        checked.late_media,
+        sfu.uplink_dropped.len()
+    );
     assert!(
         checked.pictures > 100 && checked.left_out > 0,
         "{checked:?}"
@@ -243,6 +255,9 @@ struct Pictures {
     /// Inter pictures sent with a layer frame below their highest one (`L3T3_KEY` needs
     /// none: only the first inter picture, before the router knows the mode, has one).
     lower_in_inter: usize,
+    /// Media packets (not resends) sent after a newer picture's: what the uplink lost, resent
+    /// to the router late, which went by the layers of its own picture.
+    late_media: usize,
 }
 
 impl Pictures {
@@ -264,7 +279,8 @@ impl Pictures {
 }
 
 /// Checks the media the router sent the subscriber, in sequence-number order (resends
-/// counted once): every number from the first to the last was sent; no picture (one
+/// counted once): every number from the first to the last was sent (but those kept for what
+/// the uplink lost and the publisher had not resent yet); no picture (one
 /// timestamp) has the marker before its end, and one without it at its end is a picture
 /// the publisher did not mark either, or one the publisher sent without the layer above the
 /// subscriber's last (so the router could not tell it was the end); and from the first
@@ -277,10 +293,29 @@ fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
     // The highest spatial layer allowed for each packet sent as media, by its place in the
     // log (and where that began): from the first picture that started after the step.
     let mut allowed = vec![(u8::MAX, 0); sent.len()];
+    // The highest spatial layer sent of each picture.
+    let mut top: std::collections::HashMap<u32, u8> = Default::default();
+    for p in sent.iter().filter(|p| !p.rtx) {
+        let e = top.entry(p.timestamp).or_default();
+        *e = (*e).max(p.spatial_id.unwrap_or(0));
+    }
     for &(at, max) in marks {
-        let Some(start) = (at..sent.len())
-            .find(|&i| !sent[i].rtx && sent[i].spatial_id == Some(0) && starts(&sent[i]))
-        else {
+        // The first picture begun after the step (not a late packet of an earlier one) and
+        // sent within it: where the router made the step. (In a `KEY` mode that waits for a
+        // keyframe, and a keyframe whose first packet came late, lost upstream, goes out
+        // whole in the layers it began in: the step waits for the next one.)
+        let newest = sent[..at.min(sent.len())]
+            .iter()
+            .filter(|p| !p.rtx)
+            .map(|p| p.timestamp)
+            .reduce(|a, t| if (t.wrapping_sub(a) as i32) > 0 { t } else { a });
+        let Some(start) = (at..sent.len()).find(|&i| {
+            !sent[i].rtx
+                && sent[i].spatial_id == Some(0)
+                && starts(&sent[i])
+                && newest.is_none_or(|n| (sent[i].timestamp.wrapping_sub(n) as i32) > 0)
+                && top.get(&sent[i].timestamp).is_some_and(|&t| t <= max)
+        }) else {
             continue;
         };
         for a in &mut allowed[start..] {
@@ -301,14 +336,26 @@ fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
     }
     let mut in_order = webrtc::in_sequence_order(sent.iter());
     in_order.dedup_by_key(|(ext, _)| *ext);
+    // Every number sent, but one kept for each packet the uplink lost and the publisher had
+    // not resent when the test ended.
+    let unrepaired = sfu.uplink_unrepaired();
+    let mut holes = 0;
     for w in in_order.windows(2) {
         let ((a, p), (b, _)) = (w[0], w[1]);
-        assert_eq!(
-            b,
+        holes += usize::try_from(b - a - 1).unwrap_or(usize::MAX);
+        assert!(
+            holes <= unrepaired.len(),
+            "sequence number {} never sent: after {p:?}; the uplink never resent {unrepaired:?}\n{}",
             a + 1,
-            "sequence number {} never sent: after {p:?}",
-            a + 1
+            webrtc::around(&sfu.inputs_resolved(), &in_order, p, p)
         );
+    }
+    let (mut newest, mut found_late): (Option<u32>, usize) = (None, 0);
+    for p in sent.iter().filter(|p| !p.rtx && !p.payload.0.is_empty()) {
+        match newest {
+            Some(n) if (n.wrapping_sub(p.timestamp) as i32) > 0 => found_late += 1,
+            _ => newest = Some(p.timestamp),
+        }
     }
     // The media, padding aside.
     let media: Vec<&SentVideo> = in_order
@@ -324,7 +371,10 @@ fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
         e.0 |= i.marker;
         e.1 |= i.spatial_id.map_or(0, |sid| 1 << sid);
     }
-    let mut found = Pictures::default();
+    let mut found = Pictures {
+        late_media: found_late,
+        ..Pictures::default()
+    };
     // Per inter picture (P set), the spatial layers sent.
     let mut inter: Vec<(u32, Vec<u8>)> = Vec::new();
     for p in media
@@ -347,15 +397,15 @@ fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
             .is_none_or(|t| top_temporal.is_some_and(|top| t < top))
     };
     // In the order sent: the spatial layer that ended each picture (by timestamp), once its
-    // marked packet went out (and was not lost), and the resends of lower layers after it.
+    // marked packet went out (and was not lost), and the lower layer frames sent after it:
+    // resends, and late packets (what the uplink lost, resent to the router).
     let mut ended: std::collections::HashMap<u32, u8> = Default::default();
     for p in &sent {
         let sid = p.spatial_id.unwrap_or(0);
-        if p.rtx {
-            if ended.get(&p.timestamp).is_some_and(|&end| sid < end) && reference(p) {
-                found.late_lower_layers.push(p.timestamp);
-            }
-        } else if p.marker && !sfu.lost_sequences.contains(&p.sequence) {
+        if ended.get(&p.timestamp).is_some_and(|&end| sid < end) && reference(p) {
+            found.late_lower_layers.push(p.timestamp);
+        }
+        if !p.rtx && p.marker && !sfu.lost_sequences.contains(&p.sequence) {
             ended.insert(p.timestamp, sid);
         }
     }

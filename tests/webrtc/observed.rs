@@ -425,7 +425,7 @@ pub(crate) fn in_sequence_order<'a>(
 
 /// What a failed numbering check shows: the publisher's packets and the packets sent
 /// around the two packets `a` and `b` it compared.
-fn around(
+pub(crate) fn around(
     inputs: &[InputVideo],
     media: &[(i64, &SentVideo)],
     a: &SentVideo,

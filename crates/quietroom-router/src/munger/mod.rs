@@ -601,6 +601,19 @@ impl Munger {
         self.lookup(sequence).map(|(sent, _)| sent)
     }
 
+    /// For output `sequence`, filled with a padding-only packet (its number was kept for a
+    /// packet that was then left out: [`Munger::skip`] returned it), that packet. A NACK for
+    /// it is answered with the filler again: a receiver that finds frames by sequence number
+    /// alone (AV1 without a dependency descriptor, H.264) waits for the gap to close.
+    pub fn filled(&self, sequence: u16) -> Option<Sent> {
+        let (entry, ext) = self.entry_for(sequence)?;
+        (self.exception(ext) == Some(Fate::Skipped)).then(|| Sent {
+            ssrc: entry.source,
+            sequence: sequence.wrapping_sub(entry.seq_offset),
+            timestamp_offset: entry.ts_offset,
+        })
+    }
+
     /// The output number (and unwrapped) of `sequence`, which is not newer than the head of
     /// `seg`, if it can be placed (after the switch point, within the history, not skipped
     /// without a number).

@@ -218,6 +218,56 @@ impl<C: MediaCrypto> Router<C> {
         for &seq in lost {
             // What went out under `seq`, or the packet its number was kept for.
             let Some(sent) = sub.munger.for_nack(seq) else {
+                // A number filled with padding: the filler again, over RTX (on the media
+                // SSRC its SRTP index would be a replay), with the payload type of the packet
+                // left out (from the cache).
+                let payload_type = sub.munger.filled(seq).and_then(|left_out| {
+                    let layer = layers.iter().find(|l| l.ssrc == Some(left_out.ssrc))?;
+                    let original = layer.cache.as_ref()?.get(left_out.sequence, now)?;
+                    rtp::RtpHeader::parse(original).ok().map(|h| h.payload_type)
+                });
+                if let Some(payload_type) = payload_type.filter(|_| sub.rtx.is_some()) {
+                    let filler = super::forward::filler(sub, seq, payload_type);
+                    let again = Forwarded {
+                        sequence: seq,
+                        timestamp_offset: 0,
+                        ssrc: out_ssrc,
+                        picture: None,
+                        marker: false,
+                    };
+                    let twcc = track_config
+                        .extensions
+                        .transport_cc
+                        .map(|id| (id, p.twcc_out_seq));
+                    let mut original = pool.pop().unwrap_or_default();
+                    let mut buf = pool.pop().unwrap_or_default();
+                    let written = filler.write(&mut original).map(|len| {
+                        original.truncate(len);
+                        resend(
+                            &original,
+                            &again,
+                            &mut sub.rtx,
+                            twcc,
+                            &mut buf,
+                            &mut p.crypto,
+                        )
+                    });
+                    super::forward::recycle_into(pool, original);
+                    match written {
+                        Ok(Ok(numbered)) => {
+                            if numbered && let Some((_, seq)) = twcc {
+                                p.record_twcc_sent(seq, now, buf.len());
+                            }
+                            stats.gap_fillers += 1;
+                            transmits.push_back(Transmit {
+                                to: subscriber,
+                                rtcp: false,
+                                data: buf,
+                            });
+                        }
+                        _ => super::forward::recycle_into(pool, buf),
+                    }
+                }
                 continue;
             };
             let in_seq = sent.sequence;

@@ -527,7 +527,7 @@ pub(super) fn send_padding<C: MediaCrypto>(
 /// it as lost.
 ///
 /// [`Munger::skip`]: crate::munger::Munger::skip
-fn filler(sub: &Subscription, sequence: u16, payload_type: u8) -> Padding {
+pub(super) fn filler(sub: &Subscription, sequence: u16, payload_type: u8) -> Padding {
     Padding {
         ssrc: sub.munger.out_ssrc(),
         payload_type,

@@ -269,6 +269,30 @@ fn a_late_packet_left_out_is_filled_with_padding() {
     for w in sequences.windows(2) {
         assert_eq!(w[1], w[0] + 1, "{sequences:?}");
     }
+    // The filler lost on the way: Bob asks for its number and gets the filler again, over
+    // RTX (a receiver that finds frames by sequence number alone waits for it until a
+    // keyframe; on the media SSRC its SRTP index would be a replay).
+    room.router
+        .set_rtx(room.bob.id, TrackId(1), 0xB0C, 97)
+        .unwrap();
+    let mut nack = Vec::new();
+    crate::rtcp::build::nack(0xB0B0, 0xB0B, &[filler.header.sequence_number], &mut nack).unwrap();
+    room.bob.send_rtcp(
+        &mut room.router,
+        room.now + Duration::from_millis(50),
+        &nack,
+    );
+    let (again, _) = room.bob.receive(&drain(&mut room.router));
+    let [again] = again.as_slice() else {
+        panic!("the filler again, got {again:?}");
+    };
+    assert_eq!((again.header.ssrc, again.header.payload_type), (0xB0C, 97));
+    assert_eq!(
+        &again.payload[..],
+        &filler.header.sequence_number.to_be_bytes()[..],
+        "the original sequence number, and nothing after it"
+    );
+    assert_eq!(room.router.stats().gap_fillers, 2);
 }
 
 impl Room {

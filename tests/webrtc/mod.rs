@@ -281,6 +281,11 @@ pub(crate) struct Sfu {
     pub(crate) uplink_lost: u64,
     /// What the uplink lost: (SSRC, sequence number).
     pub(crate) uplink_dropped: Vec<(u32, u16)>,
+    /// Lose every padding filler on the media SSRC (the router fills a number it kept for a
+    /// packet it then left out) the first time it is sent, so that the subscriber must ask
+    /// for it; the sequence numbers of those lost.
+    pub(crate) lose_fillers: bool,
+    pub(crate) fillers_lost: Vec<u16>,
     /// Per leg: its track is published, or its subscription made.
     wired: Vec<bool>,
 }
@@ -348,6 +353,8 @@ impl Sfu {
             uplink_received: 0,
             uplink_lost: 0,
             uplink_dropped: Vec::new(),
+            lose_fillers: false,
+            fillers_lost: Vec::new(),
             wired: vec![false; offers.len()],
         };
         (sfu, answers)
@@ -478,6 +485,17 @@ impl Sfu {
                 self.media_lost += u64::from(lost);
                 if lost && let Some(&[a, b]) = t.data.get(2..4) {
                     self.lost_sequences.push(u16::from_be_bytes([a, b]));
+                }
+                // A filler: the padding bit on the media SSRC (probes go on RTX).
+                if self.lose_fillers
+                    && t.data.first().is_some_and(|b| b & 0x20 != 0)
+                    && let Some(&[a, b]) = t.data.get(2..4)
+                {
+                    let sequence = u16::from_be_bytes([a, b]);
+                    if !self.fillers_lost.contains(&sequence) {
+                        self.fillers_lost.push(sequence);
+                        lost = true;
+                    }
                 }
             }
             if let Some(addr) = to.filter(|_| !lost) {

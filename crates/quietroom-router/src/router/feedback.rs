@@ -219,15 +219,15 @@ impl<C: MediaCrypto> Router<C> {
             // What went out under `seq`, or the packet its number was kept for.
             let Some(sent) = sub.munger.for_nack(seq) else {
                 // A number filled with padding: the filler again, over RTX (on the media
-                // SSRC its SRTP index would be a replay), with the payload type of the packet
-                // left out (from the cache).
-                let payload_type = sub.munger.filled(seq).and_then(|left_out| {
+                // SSRC its SRTP index would be a replay), made from the packet left out (from
+                // the cache) as the first was.
+                let left_out = sub.munger.filled(seq).and_then(|left_out| {
                     let layer = layers.iter().find(|l| l.ssrc == Some(left_out.ssrc))?;
                     let original = layer.cache.as_ref()?.get(left_out.sequence, now)?;
-                    rtp::RtpHeader::parse(original).ok().map(|h| h.payload_type)
+                    rtp::RtpHeader::parse(original).ok()
                 });
-                if let Some(payload_type) = payload_type.filter(|_| sub.rtx.is_some()) {
-                    let filler = super::forward::filler(sub, seq, payload_type);
+                if let Some(left_out) = left_out.filter(|_| sub.rtx.is_some()) {
+                    let filler = super::forward::filler(sub, seq, &left_out);
                     let again = Forwarded {
                         sequence: seq,
                         timestamp_offset: 0,

@@ -131,7 +131,7 @@ impl<C: MediaCrypto> Router<C> {
                     || s.sub.munger.late_of_previous(header.ssrc, header.sequence))
                     && let Some(sequence) = s.sub.munger.skip(header.ssrc, header.sequence)
                 {
-                    sink.fill(s, sequence, header.payload_type, transport_cc, now);
+                    sink.fill(s, sequence, &header, transport_cc, now);
                 }
             }
             self.after_arrival(now, track_id, index, uplink, resumed);
@@ -521,18 +521,26 @@ pub(super) fn send_padding<C: MediaCrypto>(
 }
 
 /// The padding-only packet that fills output sequence number `sequence` of a subscription
-/// on its media SSRC, where [`Munger::skip`] left the number unused: a receiver counts a
-/// padding packet as received and assembles frames around it (libwebrtc fills with its own
-/// padding the same way), so the subscriber neither asks for it again and again nor counts
-/// it as lost.
+/// on its media SSRC, where [`Munger::skip`] left the number unused for the packet with
+/// `header`: a receiver counts a padding packet as received and assembles frames around it
+/// (libwebrtc fills with its own padding the same way), so the subscriber neither asks for
+/// it again and again nor counts it as lost. Its payload type and timestamp are those of the
+/// packet left out (the timestamp as the subscriber's stream has it), so that a resend of it
+/// is the same packet.
 ///
 /// [`Munger::skip`]: crate::munger::Munger::skip
-pub(super) fn filler(sub: &Subscription, sequence: u16, payload_type: u8) -> Padding {
+pub(super) fn filler(sub: &Subscription, sequence: u16, header: &RtpHeader) -> Padding {
+    let timestamp = sub
+        .munger
+        .filled(sequence)
+        .map(|left_out| header.timestamp.wrapping_add(left_out.timestamp_offset))
+        .or(sub.last_timestamps.map(|(_, out)| out))
+        .unwrap_or(0);
     Padding {
         ssrc: sub.munger.out_ssrc(),
-        payload_type,
+        payload_type: header.payload_type,
         sequence,
-        timestamp: sub.last_timestamps.map_or(0, |(_, out)| out),
+        timestamp,
         transport_cc: None,
         padding: 1,
     }
@@ -599,25 +607,25 @@ impl<C: MediaCrypto> Sink<'_, C> {
             }
             Route::Fill(sequence) => {
                 let twcc = out.padding_twcc;
-                self.fill(s, sequence, out.header.payload_type, twcc, out.now);
+                self.fill(s, sequence, out.header, twcc, out.now);
             }
             Route::Skip => {}
         }
     }
 
     /// Sends subscriber `s` the padding-only packet that fills its output number
-    /// `sequence` ([`filler`]), with a transport-wide sequence number if `twcc` names the
-    /// extension.
+    /// `sequence` ([`filler`]) for the packet with `header` it left out, with a
+    /// transport-wide sequence number if `twcc` names the extension.
     fn fill(
         &mut self,
         s: &Subscriber,
         sequence: u16,
-        payload_type: u8,
+        header: &RtpHeader,
         twcc: Option<u8>,
         now: Instant,
     ) {
         if let Some(p) = self.participants.at_mut(s.slot) {
-            let padding = filler(&s.sub, sequence, payload_type);
+            let padding = filler(&s.sub, sequence, header);
             let sent = send_padding(p, s.id, padding, twcc, now, self.pool, self.transmits);
             self.stats.gap_fillers += u64::from(sent);
         }

@@ -1,11 +1,15 @@
 //! RTCP: feedback from participants (NACK, PLI/FIR, REMB, sender reports) and the reports and
 //! feedback the router generates on its timers.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use quietroom_srtp::MediaCrypto;
 
-use super::{ParticipantId, ROUTER_SSRC, Router, RouterError, RouterEvent, SENT_HISTORY, Transmit};
+use super::{
+    Participant, ParticipantId, ROUTER_SSRC, Router, RouterError, RouterEvent, SENT_HISTORY,
+    Transmit,
+};
 
 /// How fast a congestion cap rises while the transport-wide CC feedback is clear: this
 /// fraction of itself per second (GCC's multiplicative increase is 8 %).
@@ -255,15 +259,9 @@ impl<C: MediaCrypto> Router<C> {
                     super::forward::recycle_into(pool, original);
                     match written {
                         Ok(Ok(numbered)) => {
-                            if numbered && let Some((_, seq)) = twcc {
-                                p.record_twcc_sent(seq, now, buf.len());
-                            }
+                            let len = buf.len();
+                            queue_resend(p, subscriber, buf, twcc, numbered, len, now, transmits);
                             stats.gap_fillers += 1;
-                            transmits.push_back(Transmit {
-                                to: subscriber,
-                                rtcp: false,
-                                data: buf,
-                            });
                         }
                         _ => super::forward::recycle_into(pool, buf),
                     }
@@ -321,15 +319,9 @@ impl<C: MediaCrypto> Router<C> {
                 &mut p.crypto,
             ) {
                 Ok(numbered) => {
-                    if numbered && let Some((_, seq)) = twcc {
-                        p.record_twcc_sent(seq, now, original.len());
-                    }
+                    let len = original.len();
+                    queue_resend(p, subscriber, buf, twcc, numbered, len, now, transmits);
                     stats.retransmitted += 1;
-                    transmits.push_back(Transmit {
-                        to: subscriber,
-                        rtcp: false,
-                        data: buf,
-                    });
                 }
                 Err(_) => stats.dropped += 1,
             }
@@ -717,6 +709,29 @@ fn resend<C: MediaCrypto>(
     let n = crypto.protect_rtp(buf, len)?;
     buf.truncate(n);
     Ok(numbered)
+}
+
+/// Queues resend `data` to `to`, recording its transport-wide sequence number (of `twcc`,
+/// with `len` bytes) as sent if [`resend`] `numbered` it.
+#[allow(clippy::too_many_arguments)]
+fn queue_resend<C: MediaCrypto>(
+    p: &mut Participant<C>,
+    to: ParticipantId,
+    data: Vec<u8>,
+    twcc: Option<(u8, u16)>,
+    numbered: bool,
+    len: usize,
+    now: Instant,
+    transmits: &mut VecDeque<Transmit>,
+) {
+    if numbered && let Some((_, seq)) = twcc {
+        p.record_twcc_sent(seq, now, len);
+    }
+    transmits.push_back(Transmit {
+        to,
+        rtcp: false,
+        data,
+    });
 }
 
 /// Where the cached `original` packet's payload descriptor has its picture ID and TL0PICIDX,

@@ -304,16 +304,17 @@ fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
         // sent within it: where the router made the step. (In a `KEY` mode that waits for a
         // keyframe, and a keyframe whose first packet came late, lost upstream, goes out
         // whole in the layers it began in: the step waits for the next one.)
-        let newest = sent[..at.min(sent.len())]
-            .iter()
-            .filter(|p| !p.rtx)
-            .map(|p| p.timestamp)
-            .reduce(|a, t| if (t.wrapping_sub(a) as i32) > 0 { t } else { a });
+        let newest = webrtc::newest(
+            sent[..at.min(sent.len())]
+                .iter()
+                .filter(|p| !p.rtx)
+                .map(|p| p.timestamp),
+        );
         let Some(start) = (at..sent.len()).find(|&i| {
             !sent[i].rtx
                 && sent[i].spatial_id == Some(0)
                 && starts(&sent[i])
-                && newest.is_none_or(|n| (sent[i].timestamp.wrapping_sub(n) as i32) > 0)
+                && newest.is_none_or(|n| webrtc::after(sent[i].timestamp, n))
                 && top.get(&sent[i].timestamp).is_some_and(|&t| t <= max)
         }) else {
             continue;
@@ -325,7 +326,7 @@ fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
     for (i, p) in sent.iter().enumerate().filter(|(_, p)| !p.rtx) {
         let (max, from) = allowed[i];
         // A late packet of a picture begun before the step goes by the layers of its picture.
-        let begun_before = (sent[from].timestamp.wrapping_sub(p.timestamp) as i32) > 0;
+        let begun_before = webrtc::after(sent[from].timestamp, p.timestamp);
         if let Some(sid) = p.spatial_id.filter(|_| !begun_before) {
             assert!(
                 sid <= max,
@@ -353,7 +354,7 @@ fn check_pictures(sfu: &Sfu, marks: &[(usize, u8)]) -> Pictures {
     let (mut newest, mut found_late): (Option<u32>, usize) = (None, 0);
     for p in sent.iter().filter(|p| !p.rtx && !p.payload.0.is_empty()) {
         match newest {
-            Some(n) if (n.wrapping_sub(p.timestamp) as i32) > 0 => found_late += 1,
+            Some(n) if webrtc::after(n, p.timestamp) => found_late += 1,
             _ => newest = Some(p.timestamp),
         }
     }

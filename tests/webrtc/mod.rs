@@ -31,7 +31,7 @@ use quietroom::turn::stun::{Class, Message, MessageBuilder, Method, attr};
 #[allow(unused_imports)]
 pub(crate) use observed::{
     InputLog, InputVideo, KeyframeEvent, KeyframeLog, Numbering, Observed, SentLog, SentVideo,
-    around, frames_begun_after, in_sequence_order,
+    after, around, frames_begun_after, in_sequence_order, newest,
 };
 #[allow(unused_imports)]
 pub(crate) use page::{Page, chromium, one_chromium_at_a_time};

@@ -390,18 +390,26 @@ pub(crate) fn frames_begun_after<'a>(
     let Some(first) = packets.first() else {
         return Vec::new();
     };
-    // The newest timestamp (modulo 2^32) of the frames begun by then.
-    let newest = earlier
-        .iter()
-        .map(|p| p.timestamp)
-        .fold(first.timestamp, |a, t| {
-            if (t.wrapping_sub(a) as i32) > 0 { t } else { a }
-        });
+    // The newest timestamp of the frames begun by then.
+    let begun = earlier.iter().chain([first]).map(|p| p.timestamp);
+    let newest = newest(begun).unwrap_or(first.timestamp);
     packets
         .iter()
         .copied()
-        .filter(|p| (p.timestamp.wrapping_sub(newest) as i32) > 0)
+        .filter(|p| after(p.timestamp, newest))
         .collect()
+}
+
+/// Whether RTP timestamp `a` is after `b` (modulo 2^32).
+pub(crate) fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// The newest of `timestamps` (modulo 2^32).
+pub(crate) fn newest(timestamps: impl IntoIterator<Item = u32>) -> Option<u32> {
+    timestamps
+        .into_iter()
+        .reduce(|a, t| if after(t, a) { t } else { a })
 }
 
 /// `packets`, in the order they were sent, sorted by sequence number, each number unwrapped

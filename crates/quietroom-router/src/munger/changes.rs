@@ -49,16 +49,20 @@ impl Munger {
     /// The input and offsets output `sequence` stands for, and its fate, unless it is out of
     /// the history, not given out yet, or given up by [`Munger::skip`].
     pub(super) fn lookup(&self, sequence: u16) -> Option<(Sent, Option<Fate>)> {
+        self.given(sequence)
+            .filter(|&(_, fate)| fate != Some(Fate::Skipped))
+    }
+
+    /// The input packet output `sequence` was given to (as [`lookup`](Self::lookup)) and
+    /// its fate, skipped ones included.
+    pub(super) fn given(&self, sequence: u16) -> Option<(Sent, Option<Fate>)> {
         let (entry, ext) = self.entry_for(sequence)?;
-        let fate = self.exception(ext);
-        (fate != Some(Fate::Skipped)).then(|| {
-            let sent = Sent {
-                ssrc: entry.source,
-                sequence: sequence.wrapping_sub(entry.seq_offset),
-                timestamp_offset: entry.ts_offset,
-            };
-            (sent, fate)
-        })
+        let sent = Sent {
+            ssrc: entry.source,
+            sequence: sequence.wrapping_sub(entry.seq_offset),
+            timestamp_offset: entry.ts_offset,
+        };
+        Some((sent, self.exception(ext)))
     }
 
     /// The offsets in force at output `sequence` and the unwrapped number, if `sequence` has

@@ -54,6 +54,8 @@ pub use picture::{PictureMunger, PictureRewrite};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::rtp::timestamp_after;
+
 /// How many recent sequence numbers a [`Munger`] made by [`Munger::new`] remembers: a packet
 /// later than this many sequence numbers behind the newest of its layer is dropped as
 /// [`Drop::TooOld`], and [`Munger::sent`] answers for the last this many output sequence
@@ -288,8 +290,8 @@ impl Munger {
     /// packet, whose frame was decided before.
     pub fn is_newest(&self, source_ssrc: u32, sequence: u16) -> bool {
         self.segment.is_some_and(|seg| {
-            seg.source == source_ssrc
-                && (!seg.anchored || sequence.wrapping_sub(seg.head).wrapping_sub(1) < 0x8000)
+            let ahead = sequence.wrapping_sub(seg.head);
+            seg.source == source_ssrc && (!seg.anchored || (ahead != 0 && ahead < HALF))
         })
     }
 
@@ -493,7 +495,10 @@ impl Munger {
     /// timestamp moves on if `ts` is newer.
     #[inline]
     fn forwarded(&mut self, sequence: u16, ts: u32, now: Instant) -> Rewrite {
-        if self.last_ts.is_none_or(|(last, _)| newer_ts(ts, last)) {
+        if self
+            .last_ts
+            .is_none_or(|(last, _)| timestamp_after(ts, last))
+        {
             self.last_ts = Some((ts, now));
         }
         Rewrite {
@@ -606,12 +611,9 @@ impl Munger {
     /// it is answered with the filler again: a receiver that finds frames by sequence number
     /// alone (AV1 without a dependency descriptor, H.264) waits for the gap to close.
     pub fn filled(&self, sequence: u16) -> Option<Sent> {
-        let (entry, ext) = self.entry_for(sequence)?;
-        (self.exception(ext) == Some(Fate::Skipped)).then(|| Sent {
-            ssrc: entry.source,
-            sequence: sequence.wrapping_sub(entry.seq_offset),
-            timestamp_offset: entry.ts_offset,
-        })
+        self.given(sequence)
+            .filter(|&(_, fate)| fate == Some(Fate::Skipped))
+            .map(|(sent, _)| sent)
     }
 
     /// The output number (and unwrapped) of `sequence`, which is not newer than the head of
@@ -687,7 +689,7 @@ impl Munger {
             return Err(Drop::Duplicate);
         }
         let ts = timestamp.wrapping_add(prev.seg.ts_offset);
-        if fate == Fate::FilledLate && prev.last_ts.is_some_and(|last| newer_ts(ts, last)) {
+        if fate == Fate::FilledLate && prev.last_ts.is_some_and(|last| timestamp_after(ts, last)) {
             return Err(Drop::TooOld);
         }
         self.set_exception(ext, fate);
@@ -756,10 +758,4 @@ fn placeable(seg: &Segment, sequence: u16, history: usize) -> bool {
 fn rtp_units(elapsed: Duration, clock_rate: u32) -> u32 {
     let units = elapsed.as_nanos().saturating_mul(u128::from(clock_rate)) / 1_000_000_000;
     u32::try_from(units).map_or(MAX_TS_STEP, |u| u.min(MAX_TS_STEP))
-}
-
-/// Whether timestamp `a` is newer than `b` modulo 2^32.
-fn newer_ts(a: u32, b: u32) -> bool {
-    let d = a.wrapping_sub(b);
-    d != 0 && d < 0x8000_0000
 }

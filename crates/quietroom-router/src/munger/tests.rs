@@ -475,7 +475,11 @@ fn check_common(m: &Munger, run: &Run, out: &Outcome) -> Result<(), TestCaseErro
     for ((r, _), &s) in by_sequence.iter().zip(&seg_of) {
         if s != current {
             newest_before = match (newest_before, seg_newest) {
-                (Some(a), Some(b)) => Some(if super::newer_ts(a, b) { a } else { b }),
+                (Some(a), Some(b)) => Some(if crate::rtp::timestamp_after(a, b) {
+                    a
+                } else {
+                    b
+                }),
                 (a, b) => a.or(b),
             };
             seg_newest = None;
@@ -483,12 +487,12 @@ fn check_common(m: &Munger, run: &Run, out: &Outcome) -> Result<(), TestCaseErro
         }
         if let Some(before) = newest_before {
             prop_assert!(
-                super::newer_ts(r.timestamp, before),
+                crate::rtp::timestamp_after(r.timestamp, before),
                 "timestamp went back at a switch"
             );
         }
         seg_newest = Some(match seg_newest {
-            Some(n) if super::newer_ts(n, r.timestamp) => n,
+            Some(n) if crate::rtp::timestamp_after(n, r.timestamp) => n,
             _ => r.timestamp,
         });
     }
@@ -554,7 +558,7 @@ proptest! {
         let out = drive(&mut m, &run, false);
         for w in out.forwarded.windows(2) {
             prop_assert_eq!(w[1].0.sequence, w[0].0.sequence.wrapping_add(1));
-            prop_assert!(!super::newer_ts(w[0].0.timestamp, w[1].0.timestamp));
+            prop_assert!(!crate::rtp::timestamp_after(w[0].0.timestamp, w[1].0.timestamp));
         }
         check_common(&m, &run, &out)?;
     }

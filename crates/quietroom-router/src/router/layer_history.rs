@@ -41,8 +41,6 @@ pub(super) struct LayerHistory {
     /// it; a ring, the newest at `newest`.
     at: [u32; CHANGES],
     before: [u8; CHANGES],
-    /// `at[newest]`, read by every packet.
-    newest_at: u32,
     newest: u8,
     /// How many are remembered (at most [`CHANGES`]).
     len: u8,
@@ -54,7 +52,9 @@ impl LayerHistory {
     /// The layer in force for the frame with `timestamp`.
     #[inline]
     pub(super) fn in_force(&self, timestamp: u32) -> InForce {
-        if self.len == 0 || !timestamp_after(self.newest_at, timestamp) {
+        // (`% CHANGES` spares the bounds check on this path, taken by every packet.)
+        let newest_at = self.at[usize::from(self.newest) % CHANGES];
+        if self.len == 0 || !timestamp_after(newest_at, timestamp) {
             return InForce::Now;
         }
         self.late(timestamp)
@@ -89,7 +89,6 @@ impl LayerHistory {
         }
         self.newest = ((usize::from(self.newest) + 1) % CHANGES) as u8;
         self.at[usize::from(self.newest)] = timestamp;
-        self.newest_at = timestamp;
         self.before[usize::from(self.newest)] = from;
     }
 

@@ -185,13 +185,12 @@ impl SpatialLayers {
     /// the mode in force when it began.
     #[inline]
     pub(super) fn mode_for(&self, timestamp: u32) -> Mode {
-        let key_only = match self.changed {
-            Some((at, before)) if timestamp_after(at, timestamp) => before,
-            _ => self.key_only,
-        };
-        Mode {
-            key_only,
-            top: self.count.saturating_sub(1),
+        match self.changed {
+            Some((at, before)) if timestamp_after(at, timestamp) => Mode {
+                key_only: before,
+                ..self.mode()
+            },
+            _ => self.mode(),
         }
     }
 
